@@ -1,0 +1,134 @@
+"""``npc-lake``: a thin command line over the library.
+
+Each command parses its options, calls one library function and prints the result. Heavy modules are
+imported inside the commands so that ``npc-lake --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from npc_lake.errors import NpcLakeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LAKE_HELP = "Lake folder or s3:// URI [default: $NPC_LAKE_URI, else ./lake]."
+
+
+def lake_option(func: F) -> F:
+    """The ``--lake`` option every command shares."""
+    return click.option("--lake", "lake", default=None, metavar="DIR_OR_URI", help=LAKE_HELP)(func)
+
+
+class _Group(click.Group):
+    """Turns NpcLakeError into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NpcLakeError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="npc-lake")
+def main() -> None:
+    """npc_lake: Neuropixels sessions as Delta Lake tables, queried with SQL or Polars."""
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@lake_option
+@click.option("--force", is_flag=True, help="Re-read sources even when their bytes were ingested before.")
+def ingest(sources: tuple[str, ...], lake: str | None, force: bool) -> None:
+    """Ingest NWB files (SOURCES) into the lake; unchanged sessions are skipped.
+
+    Each file's session replaces that session's rows only. A file that cannot be read is reported and
+    leaves the lake as it was; the command then exits with status 1 after trying the other files.
+    """
+    from npc_lake.ui import ingest_with_progress
+
+    failures = ingest_with_progress(list(sources), lake=lake, force=force)
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@lake_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="Output format; json is one array of objects.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout (required for parquet).")
+def sql(query: str, lake: str | None, fmt: str, output: Path | None) -> None:
+    """Run one read-only SQL QUERY (DuckDB dialect) over every lake table."""
+    from npc_lake.query.duckdb import run_sql
+    from npc_lake.ui import write_frame
+
+    write_frame(run_sql(query, lake=lake), fmt=fmt, output=output)
+
+
+@main.command()
+@lake_option
+def tables(lake: str | None) -> None:
+    """List the lake's tables with their row counts and Delta versions."""
+    from npc_lake.ui import print_tables
+
+    print_tables(lake=lake)
+
+
+@main.command()
+@click.argument("table")
+@lake_option
+def describe(table: str, lake: str | None) -> None:
+    """Describe TABLE: every column with dtype, unit and description, plus extra columns in the lake."""
+    from npc_lake.ui import print_describe
+
+    print_describe(table, lake=lake)
+
+
+@main.command()
+@lake_option
+def sessions(lake: str | None) -> None:
+    """List the sessions in the lake with subject, start time and row counts."""
+    from npc_lake.ui import print_sessions
+
+    print_sessions(lake=lake)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--units", type=click.IntRange(min=0), default=300, show_default=True, help="Units per session.")
+@click.option("--duration-s", type=click.FloatRange(min=60.0), default=600.0, show_default=True,
+              help="Session duration in seconds.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int) -> None:
+    """Write synthetic Dynamic Routing sessions as NWB files into folder OUT."""
+    from npc_lake.testing import write_synthetic_nwb
+
+    for path in write_synthetic_nwb(out, n_sessions=n_sessions, n_units=units, duration_s=duration_s,
+                                    seed=seed):
+        click.echo(str(path))
+
+
+@main.command()
+@lake_option
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("npc_lake_demo"),
+              show_default=True, help="Where the synthetic NWB files (and the lake, without --lake) go.")
+@click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=3, show_default=True)
+def demo(lake: str | None, workdir: Path, n_sessions: int) -> None:
+    """Synthesize a few DR sessions, ingest them, and answer cross-session questions."""
+    from npc_lake.demo import run_demo
+
+    run_demo(workdir=workdir, lake=lake, n_sessions=n_sessions)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

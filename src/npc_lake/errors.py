@@ -1,0 +1,63 @@
+"""The one exception tree of npc_lake.
+
+Every error a user can meet derives from :class:`NpcLakeError` and names what it is about: the source
+file, the session, or the table. The CLI prints the message and exits non-zero; nothing else needs to
+be caught.
+"""
+
+from __future__ import annotations
+
+
+class NpcLakeError(Exception):
+    """Base class of every error raised on purpose by npc_lake."""
+
+
+class SourceError(NpcLakeError):
+    """A source file cannot be read: corrupt, truncated, not NWB, an unsupported NWB version.
+
+    Parameters
+    ----------
+    uri
+        The file (local path or remote URI) that failed.
+    reason
+        What is wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(f"{uri}: {reason}")
+
+
+class SessionError(NpcLakeError):
+    """A session's data break an invariant of the lake (unsorted spikes, a dangling link, …)."""
+
+    def __init__(self, session_id: str, reason: str, *, uri: str | None = None) -> None:
+        self.session_id = session_id
+        self.reason = reason
+        self.uri = uri
+        where = f"{uri} (session {session_id})" if uri else f"session {session_id}"
+        super().__init__(f"{where}: {reason}")
+
+
+class InvalidIdError(NpcLakeError):
+    """An identifier (session, subject, table) is malformed or unsafe to use in a path."""
+
+
+class SchemaError(NpcLakeError):
+    """A frame does not fit its declared table: a missing required column, an impossible cast."""
+
+    def __init__(self, table: str, reason: str, *, session_id: str | None = None) -> None:
+        self.table = table
+        self.reason = reason
+        self.session_id = session_id
+        where = f"table {table}" + (f", session {session_id}" if session_id else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class LakeError(NpcLakeError):
+    """The lake itself cannot be opened, read or written (missing table, storage failure)."""
+
+
+class UnknownTableError(LakeError):
+    """A table name that the schema does not declare and the lake does not hold."""

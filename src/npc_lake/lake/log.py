@@ -1,0 +1,65 @@
+"""Reading the ingest log: what was last written for a session, and from which source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from npc_lake.lake.store import Lake
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """One row of ``ingest_log``, with the per-table lists turned into dicts."""
+
+    ingest_id: str
+    session_id: str
+    source_uri: str | None
+    source_hash: str | None
+    npc_lake_version: str
+    schema_version: int
+    ingested_at: datetime
+    table_versions: dict[str, int]
+    content_hashes: dict[str, str]
+    row_counts: dict[str, int]
+
+    @classmethod
+    def from_row(cls, row: dict[str, object]) -> IngestRecord:
+        """Build a record from a row of the ingest_log table."""
+        names = list(row["table_names"] or [])  # type: ignore[call-overload]
+        return cls(
+            ingest_id=str(row["ingest_id"]),
+            session_id=str(row["session_id"]),
+            source_uri=row["source_uri"],  # type: ignore[arg-type]
+            source_hash=row["source_hash"],  # type: ignore[arg-type]
+            npc_lake_version=str(row["npc_lake_version"]),
+            schema_version=int(row["schema_version"]),  # type: ignore[call-overload]
+            ingested_at=row["ingested_at"],  # type: ignore[arg-type]
+            table_versions=dict(zip(names, row["table_versions"] or [], strict=True)),  # type: ignore[call-overload]
+            content_hashes=dict(zip(names, row["content_hashes"] or [], strict=True)),  # type: ignore[call-overload]
+            row_counts=dict(zip(names, row["row_counts"] or [], strict=True)),  # type: ignore[call-overload]
+        )
+
+
+def read_log(lake: Lake | str | None = None) -> pl.DataFrame:
+    """The whole ingest log, oldest first (empty frame if nothing was ingested)."""
+    lake = Lake.open(lake)
+    return lake.scan("ingest_log").sort("ingested_at").collect()
+
+
+def _latest(frame: pl.DataFrame) -> IngestRecord | None:
+    if frame.height == 0:
+        return None
+    return IngestRecord.from_row(frame.sort("ingested_at").row(-1, named=True))
+
+
+def last_ingest(lake: Lake, session_id: str) -> IngestRecord | None:
+    """The latest ingest that wrote ``session_id``, or ``None``."""
+    return _latest(lake.scan("ingest_log").filter(pl.col("session_id") == session_id).collect())
+
+
+def ingest_of_source(lake: Lake, source_hash: str) -> IngestRecord | None:
+    """The latest ingest of a source with digest ``source_hash``, or ``None``."""
+    return _latest(lake.scan("ingest_log").filter(pl.col("source_hash") == source_hash).collect())

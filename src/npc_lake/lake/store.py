@@ -1,0 +1,128 @@
+"""Where the lake lives and how its Delta tables are opened.
+
+The lake is a folder (or an ``s3://bucket/prefix``) with one Delta table per table name. This module
+is, with the rest of ``lake/``, the only place that imports :mod:`deltalake`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from npc_lake.errors import LakeError
+from npc_lake.schema import get_table
+
+DEFAULT_LAKE = "./lake"
+LAKE_ENV = "NPC_LAKE_URI"
+
+#: Environment variables passed to delta-rs as storage options for s3:// lakes.
+_S3_ENV = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_S3_ALLOW_UNSAFE_RENAME",
+    "AWS_CONDITIONAL_PUT", "AWS_PROFILE",
+)
+
+
+def resolve_lake_uri(lake: str | os.PathLike[str] | None = None) -> str:
+    """The lake URI to use: ``lake`` if given, else ``$NPC_LAKE_URI``, else ``./lake``.
+
+    Local paths are made absolute; URIs with a scheme are returned as they are.
+    """
+    raw = os.fspath(lake) if lake is not None else os.environ.get(LAKE_ENV) or DEFAULT_LAKE
+    if "://" in raw:
+        return raw.rstrip("/")
+    return str(Path(raw).expanduser().resolve())
+
+
+def storage_options_from_env(uri: str) -> dict[str, str]:
+    """Storage options for ``uri`` taken from the usual ``AWS_*`` environment variables."""
+    if not uri.startswith(("s3://", "s3a://")):
+        return {}
+    options = {name: os.environ[name] for name in _S3_ENV if os.environ.get(name)}
+    if "AWS_ENDPOINT_URL" in options and options["AWS_ENDPOINT_URL"].startswith("http://"):
+        options.setdefault("AWS_ALLOW_HTTP", "true")
+    return options
+
+
+@dataclass
+class Lake:
+    """A handle on one lake.
+
+    Parameters
+    ----------
+    uri
+        Folder or ``s3://`` URI; ``None`` means ``$NPC_LAKE_URI`` or ``./lake``.
+    storage_options
+        Extra delta-rs storage options (override those from the environment).
+    """
+
+    uri: str
+    storage_options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, lake: str | os.PathLike[str] | Lake | None = None, *,
+             storage_options: dict[str, str] | None = None) -> Lake:
+        """Resolve ``lake`` (a URI, a path, ``None`` or an existing handle) to a :class:`Lake`."""
+        if isinstance(lake, Lake):
+            return lake
+        uri = resolve_lake_uri(lake)
+        return cls(uri=uri, storage_options={**storage_options_from_env(uri), **(storage_options or {})})
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the lake is a local folder."""
+        return "://" not in self.uri or self.uri.startswith("file://")
+
+    def table_uri(self, name: str) -> str:
+        """URI of the Delta table ``name`` (the name must be declared in schema/)."""
+        get_table(name)
+        return f"{self.uri}/{name}"
+
+    def delta_table(self, name: str, *, version: int | None = None) -> DeltaTable | None:
+        """The Delta table ``name`` at ``version`` (latest by default), or ``None`` if it does not exist."""
+        uri = self.table_uri(name)
+        if self.is_local and not (Path(uri) / "_delta_log").is_dir():
+            return None
+        try:
+            return DeltaTable(uri, version=version, storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            return None
+        except OSError as exc:
+            raise LakeError(f"cannot open table {name} at {uri}: {exc}") from exc
+
+    def table_names(self) -> list[str]:
+        """Names of the tables that exist in this lake, in schema order."""
+        from npc_lake.schema import TABLES
+
+        return [name for name in TABLES if self.delta_table(name) is not None]
+
+    def arrow_dataset(self, name: str, *, version: int | None = None) -> pads.Dataset | None:
+        """A pyarrow dataset over the live files of table ``name`` (``None`` if the table does not exist)."""
+        table = self.delta_table(name, version=version)
+        if table is None:
+            return None
+        return table.to_pyarrow_dataset()
+
+    def scan(self, name: str, *, version: int | None = None) -> pl.LazyFrame:
+        """A Polars LazyFrame over table ``name``; an empty frame of the declared schema if it does not exist."""
+        table = self.delta_table(name, version=version)
+        if table is None:
+            return pl.LazyFrame(schema=get_table(name).polars_schema)
+        return pl.scan_delta(table)
+
+    def version(self, name: str) -> int | None:
+        """Current Delta version of table ``name`` (``None`` if it does not exist)."""
+        table = self.delta_table(name)
+        return None if table is None else table.version()
+
+    def schema(self, name: str) -> pa.Schema | None:
+        """Arrow schema of the stored table (declared plus extra columns)."""
+        table = self.delta_table(name)
+        return None if table is None else pa.schema(table.schema().to_arrow())

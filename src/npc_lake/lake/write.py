@@ -1,0 +1,162 @@
+"""Write one normalized session into the lake.
+
+A session write replaces exactly that session's rows in each table (a Delta overwrite with the
+predicate ``session_id = '<id>'``). Tables whose content digest equals the one recorded by the
+session's last ingest are not touched; when nothing changed, nothing is written at all (no commit,
+no log row). After the tables, one row is appended to ``ingest_log`` with the version of every table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from npc_lake._version import __version__
+from npc_lake.errors import LakeError, SchemaError
+from npc_lake.lake.log import last_ingest
+from npc_lake.lake.store import Lake
+from npc_lake.normalize import NormalizedSession, conform, empty_frame
+from npc_lake.schema import SCHEMA_VERSION, SESSION_TABLES, TABLES, Table
+
+
+@dataclass
+class WriteResult:
+    """What a session write did.
+
+    ``written`` lists the tables that received a commit, ``unchanged`` those skipped because their
+    digest matched; ``rows`` is the session's row count per table.
+    """
+
+    session_id: str
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    ingest_id: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written."""
+        return bool(self.written)
+
+
+def _stored_schema(lake: Lake, table: Table) -> pl.Schema | None:
+    stored = lake.schema(table.name)
+    if stored is None:
+        return None
+    empty = pl.from_arrow(stored.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
+
+
+def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session_id: str) -> pl.DataFrame:
+    """Cast columns the stored table already has to its dtypes; new extra columns stay as they are."""
+    if stored is None:
+        return frame
+    casts = []
+    for name, dtype in frame.schema.items():
+        have = stored.get(name)
+        if have is None or have == dtype:
+            continue
+        try:
+            casts.append(frame[name].cast(have, strict=True))
+        except pl.exceptions.PolarsError:
+            raise SchemaError(table.name, f"column {name!r} is {dtype} in this session but {have} in the lake",
+                              session_id=session_id) from None
+    return frame.with_columns(casts) if casts else frame
+
+
+def _write(lake: Lake, table: Table, data: pa.Table | pa.RecordBatchReader, *, session_id: str | None) -> int:
+    exists = lake.delta_table(table.name) is not None
+    options = lake.storage_options or None
+    try:
+        if table.per_session and exists:
+            write_deltalake(lake.table_uri(table.name), data, mode="overwrite",
+                            predicate=f"session_id = '{session_id}'", schema_mode="merge",
+                            partition_by=list(table.partition_by) or None, storage_options=options)
+        else:
+            write_deltalake(lake.table_uri(table.name), data, mode="append", schema_mode="merge" if exists else None,
+                            partition_by=list(table.partition_by) or None, storage_options=options,
+                            description=None if exists else table.description)
+    except OSError as exc:
+        raise LakeError(f"writing table {table.name} of {lake.uri} failed: {exc}") from exc
+    version = lake.version(table.name)
+    assert version is not None
+    return version
+
+
+def _spike_reader(session: NormalizedSession, stored: pl.Schema | None) -> pa.RecordBatchReader:
+    table = TABLES["spike_times"]
+    schema = _align(empty_frame(table), stored, table, session.session_id).to_arrow().schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for frame in session.spike_batches():
+            if frame.height:
+                yield from _align(frame, stored, table, session.session_id).to_arrow().cast(schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def write_session(session: NormalizedSession, *, lake: Lake | str | None = None) -> WriteResult:
+    """Write ``session`` into ``lake``, replacing that session's rows where its content changed.
+
+    Parameters
+    ----------
+    session
+        A session that passed :func:`npc_lake.normalize.normalize_session`.
+    lake
+        The lake (handle, URI or ``None`` for the default).
+
+    Returns
+    -------
+    WriteResult
+    """
+    lake = Lake.open(lake)
+    previous = last_ingest(lake, session.session_id)
+    before = previous.content_hashes if previous else {}
+    result = WriteResult(session_id=session.session_id, rows=dict(session.row_counts))
+    plan: list[tuple[Table, pa.Table | pa.RecordBatchReader]] = []
+    for name in SESSION_TABLES:  # align every changed table first: a conflict must stop all writes
+        table = TABLES[name]
+        if before.get(name) == session.content_hashes[name] and lake.delta_table(name) is not None:
+            result.unchanged.append(name)
+            continue
+        stored = _stored_schema(lake, table)
+        if name == "spike_times":
+            plan.append((table, _spike_reader(session, stored)))
+        else:
+            plan.append((table, _align(session.frame_of(name), stored, table, session.session_id).to_arrow()))
+    for table, data in plan:
+        result.versions[table.name] = _write(lake, table, data, session_id=session.session_id)
+        result.written.append(table.name)
+    if not result.written:
+        return result
+    for name in result.unchanged:
+        version = lake.version(name)
+        assert version is not None
+        result.versions[name] = version
+    result.ingest_id = str(uuid.uuid4())
+    names = list(SESSION_TABLES)
+    log_row = pl.DataFrame({
+        "ingest_id": [result.ingest_id],
+        "session_id": [session.session_id],
+        "source_uri": [session.source_uri],
+        "source_hash": [session.source_hash],
+        "npc_lake_version": [__version__],
+        "schema_version": [SCHEMA_VERSION],
+        "ingested_at": [datetime.now(UTC)],
+        "action": ["written"],
+        "table_names": [names],
+        "table_versions": [[result.versions[n] for n in names]],
+        "content_hashes": [[session.content_hashes[n] for n in names]],
+        "row_counts": [[session.row_counts[n] for n in names]],
+    })
+    log_table = TABLES["ingest_log"]
+    _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None)
+    return result

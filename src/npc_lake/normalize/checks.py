@@ -1,0 +1,79 @@
+"""Invariants every session must satisfy before any of its rows reach the lake."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from npc_lake.errors import SessionError
+from npc_lake.schema import Table
+
+
+def check_primary_key(frame: pl.DataFrame, table: Table, *, session_id: str, uri: str | None = None) -> None:
+    """Raise :class:`SessionError` if the primary key of ``table`` repeats in ``frame``."""
+    if frame.height < 2:
+        return
+    key = list(table.primary_key)
+    dupes = frame.select(key).filter(pl.struct(key).is_duplicated())
+    if dupes.height:
+        example = dupes.row(0, named=True)
+        raise SessionError(session_id, f"{table.name}: primary key {tuple(key)} repeats, e.g. {example}", uri=uri)
+
+
+def check_intervals(frame: pl.DataFrame, table: Table, *, session_id: str, uri: str | None = None) -> None:
+    """Raise :class:`SessionError` if any row has ``start_time > stop_time`` or a NaN bound."""
+    if not {"start_time", "stop_time"} <= set(frame.columns) or frame.height == 0:
+        return
+    bad = frame.filter(
+        ~(pl.col("start_time") <= pl.col("stop_time")) | pl.col("start_time").is_nan() | pl.col("stop_time").is_nan()
+    )
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise SessionError(session_id, f"{table.name}: {bad.height} rows with start_time > stop_time or NaN, "
+                           f"e.g. start_time={row['start_time']} stop_time={row['stop_time']}", uri=uri)
+
+
+def check_links(tables: dict[str, pl.DataFrame], *, session_id: str, uri: str | None = None) -> None:
+    """Raise :class:`SessionError` if a unit or electrode names a group or electrode that does not exist."""
+    groups = set(tables["electrode_groups"]["electrode_group_name"].to_list())
+    for name in ("units", "electrodes"):
+        frame = tables[name]
+        named = frame["electrode_group_name"].drop_nulls()
+        missing = sorted(set(named.to_list()) - groups)
+        if missing:
+            raise SessionError(session_id, f"{name}: electrode group(s) {missing} are not among the session's "
+                               f"electrode groups {sorted(groups)}", uri=uri)
+    electrode_ids = set(tables["electrodes"]["electrode_id"].to_list())
+    units = tables["units"]
+    linked = set(units["electrodes"].explode().drop_nulls().to_list()) | set(
+        units["peak_electrode"].drop_nulls().to_list())
+    missing_electrodes = sorted(linked - electrode_ids)
+    if missing_electrodes:
+        raise SessionError(session_id, f"units: electrode id(s) {missing_electrodes[:10]} are not in the "
+                           "session's electrodes table", uri=uri)
+
+
+def check_spike_batch(batch: pl.DataFrame, *, known_units: set[str], seen_units: set[str], session_id: str,
+                      uri: str | None = None) -> None:
+    """Check one batch of spikes: known units, each unit in one batch only, finite times sorted per unit.
+
+    ``seen_units`` is updated with the units of this batch.
+    """
+    if batch.height == 0:
+        return
+    units_here = set(batch["unit_id"].unique().to_list())
+    unknown = sorted(units_here - known_units)
+    if unknown:
+        raise SessionError(session_id, f"spike_times: spikes of unit(s) {unknown[:5]} that are not in units", uri=uri)
+    repeated = sorted(units_here & seen_units)
+    if repeated:
+        raise SessionError(session_id, f"spike_times: unit(s) {repeated[:5]} split across batches", uri=uri)
+    seen_units |= units_here
+    times = batch["spike_time"]
+    if times.is_nan().any() or times.is_infinite().any():
+        raise SessionError(session_id, "spike_times: NaN or infinite spike times", uri=uri)
+    unsorted = batch.lazy().with_columns(
+        (pl.col("spike_time").diff().over("unit_id") < 0).alias("_backwards")
+    ).filter(pl.col("_backwards")).select("unit_id").unique().collect()
+    if unsorted.height:
+        raise SessionError(session_id, f"spike_times: spike times of unit(s) {sorted(unsorted['unit_id'])[:5]} "
+                           "are not sorted", uri=uri)

@@ -1,0 +1,117 @@
+"""Normalize one session: conform every table, check it, and digest its rows (spikes streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from npc_lake.errors import SessionError
+from npc_lake.normalize.checks import check_intervals, check_links, check_primary_key, check_spike_batch
+from npc_lake.normalize.conform import conform, empty_frame
+from npc_lake.normalize.hashing import frame_digest, new_digest, update_digest
+from npc_lake.schema import SESSION_TABLES, TABLES, SessionBundle
+from npc_lake.schema.ids import validate_id
+
+SPIKES = TABLES["spike_times"]
+
+
+@dataclass
+class NormalizedSession:
+    """A session whose rows passed every check, with a digest and row count per table.
+
+    ``tables`` holds a frame (possibly empty) for every per-session table except ``spike_times``,
+    whose conformed batches come from :meth:`spike_batches`.
+    """
+
+    session_id: str
+    source_uri: str
+    source_hash: str | None
+    tables: dict[str, pl.DataFrame]
+    bundle: SessionBundle
+    content_hashes: dict[str, str] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    def spike_batches(self) -> Iterator[pl.DataFrame]:
+        """Conformed spike batches, read again from the source."""
+        for batch in self.bundle.spike_batches():
+            yield conform(batch, SPIKES, session_id=self.session_id, sort=False)
+
+    def frame_of(self, table: str) -> pl.DataFrame:
+        """The session's rows of a per-session table other than spike_times."""
+        return self.tables[table]
+
+
+def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
+    """First pass over the spikes: check them, digest them, count them per unit."""
+    units = session.tables["units"]
+    known = set(units["unit_id"].to_list())
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    digest = new_digest()
+    total = 0
+    for batch in session.spike_batches():
+        check_spike_batch(batch, known_units=known, seen_units=seen, session_id=session.session_id,
+                          uri=session.source_uri)
+        if batch.height:
+            update_digest(digest, batch)
+            total += batch.height
+            per_unit = batch.group_by("unit_id").len()
+            counts.update(zip(per_unit["unit_id"].to_list(), per_unit["len"].to_list(), strict=True))
+    session.content_hashes["spike_times"] = digest.hexdigest()
+    session.row_counts["spike_times"] = total
+    return counts
+
+
+def _fill_num_spikes(units: pl.DataFrame, counts: dict[str, int], *, session_id: str, uri: str) -> pl.DataFrame:
+    """Set units.num_spikes from the spikes, refusing a contradiction with the source's own count."""
+    actual = pl.Series("num_spikes", [counts.get(u, 0) for u in units["unit_id"].to_list()], dtype=pl.Int64)
+    declared = units["num_spikes"]
+    clash = declared.is_not_null() & (declared != actual)
+    if clash.any():
+        unit = units.filter(clash)["unit_id"][0]
+        raise SessionError(session_id, f"units: num_spikes of {unit} disagrees with its spike_times", uri=uri)
+    return units.with_columns(actual)
+
+
+def normalize_session(bundle: SessionBundle) -> NormalizedSession:
+    """Conform and check every table of ``bundle``; nothing is written.
+
+    Parameters
+    ----------
+    bundle
+        What a source read.
+
+    Returns
+    -------
+    NormalizedSession
+
+    Raises
+    ------
+    SchemaError, SessionError, InvalidIdError
+        The session cannot go into the lake as it is; the message names the table and the reason.
+    """
+    session_id = validate_id(bundle.session_id)
+    uri = bundle.source_uri
+    tables: dict[str, pl.DataFrame] = {}
+    for name in SESSION_TABLES:
+        if name == "spike_times":
+            continue
+        table = TABLES[name]
+        frame = bundle.table(name)
+        tables[name] = empty_frame(table) if frame is None else conform(frame, table, session_id=session_id)
+        check_primary_key(tables[name], table, session_id=session_id, uri=uri)
+        check_intervals(tables[name], table, session_id=session_id, uri=uri)
+    check_links(tables, session_id=session_id, uri=uri)
+    if tables["sessions"].height != 1:
+        raise SessionError(session_id, f"sessions: expected one row, got {tables['sessions'].height}", uri=uri)
+
+    session = NormalizedSession(session_id=session_id, source_uri=uri, source_hash=bundle.source_hash,
+                                tables=tables, bundle=bundle)
+    counts = _scan_spikes(session)
+    tables["units"] = _fill_num_spikes(tables["units"], counts, session_id=session_id, uri=uri)
+    for name, frame in tables.items():
+        session.content_hashes[name] = frame_digest(frame)
+        session.row_counts[name] = frame.height
+    return session

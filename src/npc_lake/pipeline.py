@@ -1,0 +1,120 @@
+"""One session from source to lake: read → normalize → write. Idempotent.
+
+``ingest`` is the same function whatever runs it (the CLI, a process pool, a Dask worker later): it
+reads one source, refuses it with a clear error before anything is written if it is bad, and writes
+only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from npc_lake._version import __version__
+from npc_lake.errors import SourceError
+from npc_lake.lake import Lake, WriteResult, ingest_of_source, last_ingest, write_session
+from npc_lake.normalize import normalize_session
+from npc_lake.schema import SCHEMA_VERSION, SessionBundle
+
+_CHUNK = 8 * 1024 * 1024
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """blake2b digest of a file's bytes (read in 8 MiB chunks)."""
+    digest = hashlib.blake2b(digest_size=20)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise SourceError(os.fspath(path), f"cannot read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+@dataclass
+class IngestOutcome:
+    """What ingesting one source did."""
+
+    source_uri: str
+    session_id: str
+    status: str  # "written" or "unchanged"
+    write: WriteResult | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the user: the session, and rows written or why nothing was."""
+        if self.status == "unchanged":
+            return f"{self.session_id}: unchanged, nothing written ({self.source_uri})"
+        assert self.write is not None
+        rows = ", ".join(f"{name} {self.rows.get(name, 0):,}" for name in self.write.written)
+        skipped = f"; {len(self.write.unchanged)} tables unchanged" if self.write.unchanged else ""
+        return f"{self.session_id}: wrote {rows}{skipped} ({self.source_uri})"
+
+
+def read_source(uri: str, *, session_id: str | None = None) -> SessionBundle:
+    """Read one source into a bundle, choosing the reader by what the source is."""
+    path = Path(uri)
+    if path.is_dir():
+        raise SourceError(uri, "raw session folders are not supported yet; pass NWB files")
+    from npc_lake.sources.nwb import read_nwb
+
+    return read_nwb(path, session_id=session_id)
+
+
+def _with_provenance(bundle: SessionBundle) -> SessionBundle:
+    sessions = bundle.table("sessions")
+    if sessions is not None:
+        bundle.tables["sessions"] = sessions.with_columns(
+            pl.lit(bundle.source_uri, dtype=pl.String).alias("source_uri"),
+            pl.lit(bundle.source_hash, dtype=pl.String).alias("source_hash"),
+        )
+    return bundle
+
+
+def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, session_id: str | None = None,
+           force: bool = False) -> IngestOutcome:
+    """Ingest one source into the lake.
+
+    Parameters
+    ----------
+    source
+        An NWB file.
+    lake
+        The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
+    session_id
+        Override the session id the source would get.
+    force
+        Read and compare the source even if a source with the same bytes was ingested already.
+
+    Returns
+    -------
+    IngestOutcome
+
+    Raises
+    ------
+    SourceError, SessionError, SchemaError
+        The source is refused; the lake is unchanged.
+    """
+    lake = Lake.open(lake)
+    uri = os.fspath(source)
+    if not Path(uri).exists():
+        raise SourceError(uri, "no such file or folder")
+    digest = file_digest(uri) if Path(uri).is_file() else None
+    if digest and not force and session_id is None:
+        seen = ingest_of_source(lake, digest)
+        if (seen is not None and seen.npc_lake_version == __version__ and seen.schema_version == SCHEMA_VERSION):
+            latest = last_ingest(lake, seen.session_id)
+            if latest is not None and latest.ingest_id == seen.ingest_id:
+                return IngestOutcome(source_uri=uri, session_id=seen.session_id, status="unchanged",
+                                     rows=dict(seen.row_counts))
+    bundle = read_source(uri, session_id=session_id)
+    bundle.source_hash = digest
+    normalized = normalize_session(_with_provenance(bundle))
+    result = write_session(normalized, lake=lake)
+    return IngestOutcome(source_uri=uri, session_id=normalized.session_id,
+                         status="written" if result.changed else "unchanged", write=result,
+                         rows=dict(normalized.row_counts))

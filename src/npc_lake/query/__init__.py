@@ -1,0 +1,1 @@
+"""Reading the lake: DuckDB SQL (``connect``, ``run_sql``) and Polars (``scan``)."""

@@ -1,0 +1,53 @@
+"""The lake's own tables: the ingest log and the descriptions of columns found in sources."""
+
+from __future__ import annotations
+
+from npc_lake.schema.model import Column, Table
+from npc_lake.schema.trials import SESSION_ID
+
+INGEST_LOG = Table(
+    name="ingest_log",
+    description=(
+        "One row per ingest of a session, appended after the session's tables were written: "
+        "what was read, with which npc_lake, and which version of each table holds the result."
+    ),
+    primary_key=("ingest_id",),
+    partition_by=(),
+    sort_by=("ingested_at",),
+    closed=True,
+    per_session=False,
+    columns=(
+        Column("ingest_id", "str", "Unique id of this ingest (a UUID4).", required=True),
+        SESSION_ID,
+        Column("source_uri", "str", "File or folder the session was read from."),
+        Column("source_hash", "str", "blake2b digest of the source's bytes."),
+        Column("npc_lake_version", "str", "Version of npc_lake that ran the ingest.", required=True),
+        Column("schema_version", "int32", "Version of the lake's table declarations.", required=True),
+        Column("ingested_at", "datetime", "When the ingest finished, in UTC.", required=True),
+        Column("action", "str", "'written' (some table changed) or 'unchanged' (nothing was written).",
+               required=True),
+        Column("table_names", "list[str]", "Tables of the session, in the order of the lists that follow."),
+        Column("table_versions", "list[int64]", "Delta version of each table after the ingest."),
+        Column("content_hashes", "list[str]", "Digest of the session's rows in each table."),
+        Column("row_counts", "list[int64]", "Number of the session's rows in each table."),
+    ),
+)
+
+COLUMN_DESCRIPTIONS = Table(
+    name="column_descriptions",
+    description=(
+        "Descriptions that a source gave to its tables and columns, kept for columns that schema/ does not "
+        "declare (a custom trials column, a third-party intervals table)."
+    ),
+    primary_key=("session_id", "table_name", "source_name", "column_name"),
+    sort_by=("session_id", "table_name", "source_name", "column_name"),
+    closed=True,
+    columns=(
+        SESSION_ID,
+        Column("table_name", "str", "Lake table holding the column.", required=True),
+        Column("source_name", "str", "Name of the table in the source (e.g. the NWB TimeIntervals name).",
+               required=True),
+        Column("column_name", "str", "Column name; '' for the description of the table itself.", required=True),
+        Column("description", "str", "The description the source gave."),
+    ),
+)

@@ -1,0 +1,145 @@
+"""What the command line prints: progress bars, tables, query results. No business logic here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from npc_lake.errors import NpcLakeError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False) -> list[tuple[str, str]]:
+    """Ingest ``sources`` one after another with a progress bar and one line per file.
+
+    Returns
+    -------
+    list of (source, error message)
+        The sources that failed; the others are in the lake.
+    """
+    from npc_lake.lake import Lake
+    from npc_lake.pipeline import ingest
+
+    handle = Lake.open(lake)
+    failures: list[tuple[str, str]] = []
+    columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))
+    with Progress(*columns, console=err_console, transient=True, disable=len(sources) < 2) as progress:
+        task = progress.add_task("", total=len(sources))
+        for source in sources:
+            progress.update(task, description=Path(source).name)
+            try:
+                outcome = ingest(source, lake=handle, force=force)
+            except NpcLakeError as exc:
+                failures.append((source, str(exc)))
+                progress.console.print(f"[red]failed[/] {exc}")
+            else:
+                progress.console.print(outcome.summary())
+            progress.advance(task)
+    ok = len(sources) - len(failures)
+    err_console.print(f"{ok} of {len(sources)} sources ingested into {handle.uri}"
+                      + (f"; {len(failures)} failed" if failures else ""))
+    return failures
+
+
+def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
+    """Encode list/struct columns as JSON text (for CSV output)."""
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    return frame.with_columns(
+        pl.col(name).map_elements(lambda value: json.dumps(value.to_list() if hasattr(value, "to_list") else value),
+                                  return_dtype=pl.String)
+        for name in nested
+    )
+
+
+def write_frame(frame: pl.DataFrame, *, fmt: str, output: Path | None = None) -> None:
+    """Print or save a query result as a table, CSV, JSON (one array of objects) or Parquet."""
+    if fmt == "parquet":
+        if output is None and sys.stdout.isatty():
+            raise NpcLakeError("parquet output is binary: pass -o FILE or redirect stdout")
+        frame.write_parquet(output if output is not None else sys.stdout.buffer)
+        return
+    if fmt == "csv":
+        text = _flatten_nested(frame).write_csv()
+    elif fmt == "json":
+        text = frame.write_json()
+    else:
+        with pl.Config(tbl_rows=max(frame.height, 1), tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200,
+                       tbl_hide_dataframe_shape=True):
+            text = f"{frame}\n({frame.height:,} rows)"
+    if output is not None:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def print_tables(*, lake: str | None) -> None:
+    """Print each lake table with rows, sessions and Delta version."""
+    from npc_lake.lake import Lake
+    from npc_lake.schema import TABLES
+
+    handle = Lake.open(lake)
+    out = RichTable(title=f"tables in {handle.uri}")
+    for column in ("table", "rows", "sessions", "version", "description"):
+        out.add_column(column, justify="right" if column in {"rows", "sessions", "version"} else "left")
+    for name in handle.table_names():
+        scan = handle.scan(name)
+        has_sessions = "session_id" in scan.collect_schema()
+        stats = scan.select(pl.len().alias("rows"),
+                            *( [pl.col("session_id").n_unique().alias("sessions")] if has_sessions else [])).collect()
+        out.add_row(name, f"{stats['rows'][0]:,}", f"{stats['sessions'][0]:,}" if has_sessions else "",
+                    str(handle.version(name)), TABLES[name].description)
+    console.print(out)
+
+
+def print_describe(table: str, *, lake: str | None) -> None:
+    """Print the declared columns of ``table`` and the extra columns the lake holds."""
+    from npc_lake.lake import Lake
+    from npc_lake.schema import format_dtype, get_table
+
+    declared = get_table(table)
+    handle = Lake.open(lake)
+    out = RichTable(title=f"{declared.name}: {declared.description}")
+    for column in ("column", "dtype", "unit", "description"):
+        out.add_column(column)
+    for col in declared.columns:
+        key = " (key)" if col.name in declared.primary_key else ""
+        out.add_row(col.name + key, col.dtype, col.unit or "", col.description)
+    stored = handle.scan(table).collect_schema()
+    extras = [name for name in stored.names() if not declared.has_column(name)]
+    descriptions = _extra_descriptions(handle, table, extras)
+    for name in extras:
+        out.add_row(f"{name} (extra)", format_dtype(stored[name]), "", descriptions.get(name, ""))
+    console.print(out)
+    console.print(f"primary key: {', '.join(declared.primary_key)}; "
+                  f"partitioned by: {', '.join(declared.partition_by) or 'nothing'}")
+
+
+def _extra_descriptions(handle: object, table: str, extras: list[str]) -> dict[str, str]:
+    from npc_lake.lake import Lake
+
+    assert isinstance(handle, Lake)
+    if not extras:
+        return {}
+    rows = (handle.scan("column_descriptions")
+            .filter(pl.col("table_name") == table, pl.col("column_name").is_in(extras),
+                    pl.col("description").is_not_null() & (pl.col("description") != ""))
+            .group_by("column_name").agg(pl.col("description").first()).collect())
+    return dict(zip(rows["column_name"].to_list(), rows["description"].to_list(), strict=True))
+
+
+def print_sessions(*, lake: str | None) -> None:
+    """Print one line per session: subject, start, trials, units, spikes, source."""
+    from npc_lake.query.duckdb import run_sql
+    from npc_lake.query.sqlfiles import read_sql
+
+    frame = run_sql(read_sql("sessions_overview.sql"), lake=lake)
+    write_frame(frame, fmt="table")

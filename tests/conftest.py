@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny hand-made sessions and paths to the real data next to the repo."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from npc_lake.schema import SessionBundle
+
+REALDATA = Path(os.environ.get("NPC_LAKE_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+
+
+def realdata_path(*parts: str) -> Path:
+    """A path under ../shared/realdata; skips the test when it is absent."""
+    path = REALDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (set NPC_LAKE_REALDATA)")
+    return path
+
+
+def tiny_bundle(session_id: str = "600001_2024-01-02", *, n_units: int = 3, spikes_per_unit: int = 50,
+                seed: int = 0, unsorted_unit: int | None = None, extra_trial_column: bool = False) -> SessionBundle:
+    """A minimal but complete session made by hand (no generator, no NWB)."""
+    rng = np.random.default_rng(seed)
+    unit_ids = [f"{session_id}_A-{i}" for i in range(n_units)]
+    spikes = {u: np.sort(rng.uniform(0, 100, spikes_per_unit)) for u in unit_ids}
+    if unsorted_unit is not None:
+        spikes[unit_ids[unsorted_unit]] = spikes[unit_ids[unsorted_unit]][::-1].copy()
+    trials = pl.DataFrame({
+        "trial_index": list(range(4)),
+        "start_time": [1.0, 11.0, 21.0, 31.0],
+        "stop_time": [9.5, 19.5, 29.5, 39.5],
+        "stim_name": ["vis1", "sound1", "vis2", "catch"],
+        "is_hit": [True, False, False, False],
+        "is_go": [True, False, False, False],
+        "rewarded_modality": ["vis", "vis", "vis", "vis"],
+    })
+    if extra_trial_column:
+        trials = trials.with_columns(pl.Series("lab_specific_score", [0.5, 1.5, 2.5, 3.5]))
+    tables = {
+        "sessions": pl.DataFrame({
+            "session_id": [session_id], "subject_id": [session_id.split("_")[0]],
+            "session_start_time": [datetime(2024, 1, 2, 17, 30, tzinfo=UTC)],
+            "session_description": ["tiny session"], "keywords": [["test", "ünïcode"]],
+        }),
+        "subjects": pl.DataFrame({"subject_id": [session_id.split("_")[0]], "species": ["Mus musculus"]}),
+        "devices": pl.DataFrame({"device_name": ["probeA"]}),
+        "electrode_groups": pl.DataFrame({"electrode_group_name": ["probeA"], "device_name": ["probeA"]}),
+        "electrodes": pl.DataFrame({"electrode_id": [0, 1, 2, 3], "electrode_group_name": ["probeA"] * 4,
+                                    "channel": [0, 1, 2, 3], "location": ["VISp5", "VISp5", "VISp4", "root"]}),
+        "units": pl.DataFrame({"unit_id": unit_ids, "nwb_unit_id": list(range(n_units)),
+                               "electrode_group_name": ["probeA"] * n_units,
+                               "peak_electrode": [i % 4 for i in range(n_units)],
+                               "electrodes": [[i % 4] for i in range(n_units)],
+                               "structure": ["VISp"] * n_units, "default_qc": [i % 2 == 0 for i in range(n_units)]}),
+        "trials": trials,
+        "epochs": pl.DataFrame({"epoch_index": [0], "start_time": [0.0], "stop_time": [100.0],
+                                "stim_name": ["DynamicRouting1"], "tags": [["task"]]}),
+    }
+
+    def spike_batches():  # type: ignore[no-untyped-def]
+        for unit in unit_ids:
+            yield pl.DataFrame({"unit_id": [unit] * spikes_per_unit, "spike_time": spikes[unit]})
+
+    return SessionBundle(session_id=session_id, source_uri=f"memory://{session_id}", tables=tables,
+                         spike_batches=spike_batches)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import tiny_bundle
+
+from npc_lake.errors import SchemaError
+from npc_lake.lake import Lake, read_log, write_session
+from npc_lake.normalize import normalize_session
+from npc_lake.schema import SESSION_TABLES
+
+
+def versions(lake: Lake) -> dict[str, int | None]:
+    return {name: lake.version(name) for name in (*SESSION_TABLES, "ingest_log")}
+
+
+def test_write_then_rewrite_unchanged_makes_no_commit(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    first = write_session(normalize_session(tiny_bundle()), lake=lake)
+    assert first.changed and set(first.written) == set(SESSION_TABLES)
+    before = versions(lake)
+    again = write_session(normalize_session(tiny_bundle()), lake=lake)
+    assert not again.changed
+    assert versions(lake) == before
+    assert read_log(lake).height == 1
+
+
+def test_rewrite_replaces_only_that_session(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    write_session(normalize_session(tiny_bundle("600001_2024-01-02")), lake=lake)
+    write_session(normalize_session(tiny_bundle("600002_2024-01-03", n_units=4)), lake=lake)
+    other_before = lake.scan("spike_times").filter(pl.col("session_id") == "600002_2024-01-03").collect()
+    changed = write_session(normalize_session(tiny_bundle("600001_2024-01-02", seed=5, n_units=2)), lake=lake)
+    assert "spike_times" in changed.written and "devices" in changed.unchanged
+    spikes = lake.scan("spike_times").collect()
+    assert spikes.filter(pl.col("session_id") == "600001_2024-01-02").height == 2 * 50
+    assert spikes.filter(pl.col("session_id") == "600002_2024-01-03").equals(other_before)
+    units = lake.scan("units").collect()
+    assert units.group_by("session_id").len().sort("session_id")["len"].to_list() == [2, 4]
+
+
+def test_extra_columns_are_kept_and_conflicts_refused(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    write_session(normalize_session(tiny_bundle("600001_2024-01-02", extra_trial_column=True)), lake=lake)
+    write_session(normalize_session(tiny_bundle("600002_2024-01-03")), lake=lake)
+    trials = lake.scan("trials").sort("session_id", "trial_index").collect()
+    assert trials.schema["lab_specific_score"] == pl.Float64
+    assert trials.filter(pl.col("session_id") == "600002_2024-01-03")["lab_specific_score"].null_count() == 4
+    bad = tiny_bundle("600003_2024-01-04")
+    bad.tables["trials"] = bad.tables["trials"].with_columns(pl.lit("high").alias("lab_specific_score"))
+    before = versions(lake)
+    with pytest.raises(SchemaError, match="lab_specific_score"):
+        write_session(normalize_session(bad), lake=lake)
+    assert versions(lake) == before
