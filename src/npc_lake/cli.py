@@ -84,10 +84,19 @@ def tables(lake: str | None) -> None:
 
 
 @main.command()
-@click.argument("table")
+@click.argument("table", required=False)
 @lake_option
-def describe(table: str, lake: str | None) -> None:
+@click.option("--markdown", is_flag=True, help="Print the declared reference of TABLE (or of every table) as Markdown.")
+def describe(table: str | None, lake: str | None, markdown: bool) -> None:
     """Describe TABLE: every column with dtype, unit and description, plus extra columns in the lake."""
+    if markdown:
+        from npc_lake.schema import get_table
+        from npc_lake.schema.docs import reference_markdown, table_markdown
+
+        click.echo(table_markdown(get_table(table)) if table else reference_markdown())
+        return
+    if table is None:
+        raise click.UsageError("give a TABLE (see `npc-lake tables`), or --markdown for all tables")
     from npc_lake.ui import print_describe
 
     print_describe(table, lake=lake)
