@@ -22,7 +22,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_readme_table_reference_is_generated_from_schema() -> None:
-    assert reference_markdown() in README, "run: npc-lake describe --markdown, and paste into README (see schema/docs.py)"
+    assert reference_markdown() in README, "regenerate: schema.docs.replace_reference"
 
 
 def test_every_command_is_documented_and_has_help() -> None:

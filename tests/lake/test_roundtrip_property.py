@@ -57,7 +57,7 @@ def frames(draw: st.DrawFn, table_name: str) -> pl.DataFrame:
         if col.name == "session_id":
             continue
         if col.required or col.name in table.primary_key:
-            if col.dtype == "int64" and col.name.endswith("_index") or col.name == "electrode_id":
+            if (col.dtype == "int64" and col.name.endswith("_index")) or col.name == "electrode_id":
                 data[col.name] = pl.Series(col.name, list(range(n)), dtype=col.polars_dtype)
                 continue
             if col.name == "unit_id":

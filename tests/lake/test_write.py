@@ -4,12 +4,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import tiny_bundle
 
 from npc_lake.errors import SchemaError
 from npc_lake.lake import Lake, read_log, write_session
 from npc_lake.normalize import normalize_session
 from npc_lake.schema import SESSION_TABLES
+
+from conftest import tiny_bundle
 
 
 def versions(lake: Lake) -> dict[str, int | None]:

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import tiny_bundle
 
 from npc_lake.errors import NpcLakeError
 from npc_lake.lake import Lake, write_session
 from npc_lake.normalize import normalize_session
 from npc_lake.query.duckdb import connect, delta_extension_path, run_sql
 from npc_lake.query.polars import scan
+
+from conftest import tiny_bundle
 
 READERS = ["arrow", pytest.param("delta", marks=pytest.mark.skipif(
     delta_extension_path() is None, reason="duckdb-extension-delta wheel not installed for this duckdb"))]
@@ -68,5 +69,5 @@ def test_sql_is_read_only(lake: Lake, statement: str) -> None:
 
 
 def test_broken_sql_is_a_clear_error(lake: Lake) -> None:
-    with pytest.raises(NpcLakeError, match="query failed|does not parse"):
+    with pytest.raises(NpcLakeError, match=r"query failed|does not parse"):
         run_sql("SELECT no_such_column FROM units", lake=lake)
