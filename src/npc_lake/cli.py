@@ -46,7 +46,9 @@ def main() -> None:
 @click.argument("sources", nargs=-1, required=True)
 @lake_option
 @click.option("--force", is_flag=True, help="Re-read sources even when their bytes were ingested before.")
-def ingest(sources: tuple[str, ...], lake: str | None, force: bool) -> None:
+@click.option("--sort-spikes", is_flag=True,
+              help="Sort each unit's spike times instead of refusing a file whose spike times are out of order.")
+def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool) -> None:
     """Ingest NWB files (SOURCES) into the lake; unchanged sessions are skipped.
 
     Each file's session replaces that session's rows only. A file that cannot be read is reported and
@@ -54,7 +56,7 @@ def ingest(sources: tuple[str, ...], lake: str | None, force: bool) -> None:
     """
     from npc_lake.ui import ingest_with_progress
 
-    failures = ingest_with_progress(list(sources), lake=lake, force=force)
+    failures = ingest_with_progress(list(sources), lake=lake, force=force, sort_spikes=sort_spikes)
     if failures:
         sys.exit(1)
 

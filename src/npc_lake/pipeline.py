@@ -76,7 +76,7 @@ def _with_provenance(bundle: SessionBundle) -> SessionBundle:
 
 
 def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, session_id: str | None = None,
-           force: bool = False) -> IngestOutcome:
+           force: bool = False, sort_spikes: bool = False) -> IngestOutcome:
     """Ingest one source into the lake.
 
     Parameters
@@ -89,6 +89,8 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
         Override the session id the source would get.
     force
         Read and compare the source even if a source with the same bytes was ingested already.
+    sort_spikes
+        Sort spike times per unit instead of refusing a source whose spike times are out of order.
 
     Returns
     -------
@@ -113,7 +115,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
                                      rows=dict(seen.row_counts))
     bundle = read_source(uri, session_id=session_id)
     bundle.source_hash = digest
-    normalized = normalize_session(_with_provenance(bundle))
+    normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes)
     result = write_session(normalized, lake=lake)
     return IngestOutcome(source_uri=uri, session_id=normalized.session_id,
                          status="written" if result.changed else "unchanged", write=result,

@@ -17,7 +17,8 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False) -> list[tuple[str, str]]:
+def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False,
+                         sort_spikes: bool = False) -> list[tuple[str, str]]:
     """Ingest ``sources`` one after another with a progress bar and one line per file.
 
     Returns
@@ -37,7 +38,7 @@ def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = 
         for source in sources:
             progress.update(task, description=Path(source).name)
             try:
-                outcome = ingest(source, lake=handle, force=force)
+                outcome = ingest(source, lake=handle, force=force, sort_spikes=sort_spikes)
             except NpcLakeError as exc:
                 failures.append((source, str(exc)))
                 progress.console.print(f"[red]failed[/] {exc}")

@@ -20,15 +20,17 @@ def check_primary_key(frame: pl.DataFrame, table: Table, *, session_id: str, uri
 
 
 def check_intervals(frame: pl.DataFrame, table: Table, *, session_id: str, uri: str | None = None) -> None:
-    """Raise :class:`SessionError` if any row has ``start_time > stop_time`` or a NaN bound."""
+    """Raise :class:`SessionError` if any row has ``start_time > stop_time``.
+
+    A NaN bound means "not recorded" (some labs' trials have no stop time) and is accepted.
+    """
     if not {"start_time", "stop_time"} <= set(frame.columns) or frame.height == 0:
         return
-    bad = frame.filter(
-        ~(pl.col("start_time") <= pl.col("stop_time")) | pl.col("start_time").is_nan() | pl.col("stop_time").is_nan()
-    )
+    start, stop = pl.col("start_time"), pl.col("stop_time")
+    bad = frame.filter(start.is_not_nan() & stop.is_not_nan() & (start > stop))
     if bad.height:
         row = bad.row(0, named=True)
-        raise SessionError(session_id, f"{table.name}: {bad.height} rows with start_time > stop_time or NaN, "
+        raise SessionError(session_id, f"{table.name}: {bad.height} rows with start_time > stop_time, "
                            f"e.g. start_time={row['start_time']} stop_time={row['stop_time']}", uri=uri)
 
 
@@ -76,4 +78,4 @@ def check_spike_batch(batch: pl.DataFrame, *, known_units: set[str], seen_units:
     ).filter(pl.col("_backwards")).select("unit_id").unique().collect()
     if unsorted.height:
         raise SessionError(session_id, f"spike_times: spike times of unit(s) {sorted(unsorted['unit_id'])[:5]} "
-                           "are not sorted", uri=uri)
+                           "are not sorted (pass --sort-spikes / sort_spikes=True to sort them on ingest)", uri=uri)

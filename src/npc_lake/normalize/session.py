@@ -32,11 +32,15 @@ class NormalizedSession:
     bundle: SessionBundle
     content_hashes: dict[str, str] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
+    sort_spikes: bool = False
 
     def spike_batches(self) -> Iterator[pl.DataFrame]:
-        """Conformed spike batches, read again from the source."""
+        """Conformed spike batches, read again from the source (sorted per unit if ``sort_spikes``)."""
         for batch in self.bundle.spike_batches():
-            yield conform(batch, SPIKES, session_id=self.session_id, sort=False)
+            frame = conform(batch, SPIKES, session_id=self.session_id, sort=False)
+            if self.sort_spikes:
+                frame = frame.sort("unit_id", "spike_time", maintain_order=True)
+            yield frame
 
     def frame_of(self, table: str) -> pl.DataFrame:
         """The session's rows of a per-session table other than spike_times."""
@@ -75,13 +79,16 @@ def _fill_num_spikes(units: pl.DataFrame, counts: dict[str, int], *, session_id:
     return units.with_columns(actual)
 
 
-def normalize_session(bundle: SessionBundle) -> NormalizedSession:
+def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False) -> NormalizedSession:
     """Conform and check every table of ``bundle``; nothing is written.
 
     Parameters
     ----------
     bundle
         What a source read.
+    sort_spikes
+        Sort each unit's spike times instead of refusing a unit whose times go backwards (some published
+        files store spikes trial by trial, not in time order).
 
     Returns
     -------
@@ -108,7 +115,7 @@ def normalize_session(bundle: SessionBundle) -> NormalizedSession:
         raise SessionError(session_id, f"sessions: expected one row, got {tables['sessions'].height}", uri=uri)
 
     session = NormalizedSession(session_id=session_id, source_uri=uri, source_hash=bundle.source_hash,
-                                tables=tables, bundle=bundle)
+                                tables=tables, bundle=bundle, sort_spikes=sort_spikes)
     counts = _scan_spikes(session)
     tables["units"] = _fill_num_spikes(tables["units"], counts, session_id=session_id, uri=uri)
     for name, frame in tables.items():

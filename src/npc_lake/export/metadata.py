@@ -1,0 +1,122 @@
+"""Session metadata and subject: the ``sessions`` and ``subjects`` rows of one session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+from pynwb import NWBFile
+from pynwb.file import Subject
+
+from npc_lake.errors import SessionError
+from npc_lake.schema import SessionBundle
+
+#: NWBFile arguments filled from a ``sessions`` column of the same name (free text).
+_TEXT_FIELDS = (
+    "experiment_description", "institution", "lab", "notes", "protocol", "pharmacology", "surgery", "virus",
+    "stimulus_notes", "data_collection",
+)
+#: NWBFile arguments filled from a ``sessions`` list column of the same name.
+_LIST_FIELDS = ("experimenter", "keywords", "related_publications")
+
+
+def _session_row(bundle: SessionBundle) -> dict[str, Any]:
+    """The session's ``sessions`` row as a dict (raises when there is none)."""
+    frame = bundle.table("sessions")
+    if frame is None or frame.height == 0:
+        raise SessionError(bundle.session_id, "no sessions row: cannot write an NWB file without a start time")
+    if "session_id" in frame.columns:
+        frame = frame.filter(pl.col("session_id") == bundle.session_id)
+        if frame.height == 0:
+            raise SessionError(bundle.session_id, "the sessions table has no row for this session")
+    return frame.row(0, named=True)
+
+
+def _local_time(value: datetime | None, offset_minutes: int | None) -> datetime | None:
+    """A UTC instant shown in the session's own time zone (UTC when the offset is unknown)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    zone = timezone(timedelta(minutes=int(offset_minutes))) if offset_minutes is not None else UTC
+    return value.astimezone(zone)
+
+
+def add_metadata(bundle: SessionBundle) -> NWBFile:
+    """Create the NWBFile that carries the session's metadata (its ``sessions`` row).
+
+    Parameters
+    ----------
+    bundle
+        The session; only ``bundle.tables["sessions"]`` is read.
+
+    Returns
+    -------
+    pynwb.NWBFile
+        A file with no data yet. ``session_start_time`` and ``timestamps_reference_time`` are shown in the
+        session's local zone (``utc_offset_minutes``), or UTC when the offset is unknown.
+
+    Raises
+    ------
+    SessionError
+        If the session has no ``sessions`` row or no start time.
+    """
+    row = _session_row(bundle)
+    offset = row.get("utc_offset_minutes")
+    start = _local_time(row.get("session_start_time"), offset)
+    if start is None:
+        raise SessionError(bundle.session_id, "sessions.session_start_time is null")
+    reference = _local_time(row.get("timestamps_reference_time"), offset) or start
+    kwargs: dict[str, Any] = {
+        "session_description": row.get("session_description")
+        or f"Session {bundle.session_id}, exported by npc_lake (the source gave no description).",
+        "identifier": row.get("identifier") or bundle.session_id,
+        "session_start_time": start,
+        "timestamps_reference_time": reference,
+        "session_id": bundle.session_id,
+    }
+    for name in _TEXT_FIELDS:
+        if row.get(name):
+            kwargs[name] = row[name]
+    for name in _LIST_FIELDS:
+        values = [v for v in (row.get(name) or []) if v is not None]
+        if values:
+            kwargs[name] = values
+    return NWBFile(**kwargs)
+
+
+def add_subject(nwbfile: NWBFile, bundle: SessionBundle) -> None:
+    """Set ``nwbfile.subject`` from the session's ``subjects`` row.
+
+    When the session has no ``subjects`` row but ``sessions.subject_id`` is known, a subject with only
+    its id is written. Null fields are left unset.
+
+    Parameters
+    ----------
+    nwbfile
+        The file being built.
+    bundle
+        The session; ``subjects`` (and ``sessions.subject_id`` as a fallback) are read.
+    """
+    frame = bundle.table("subjects")
+    sessions = bundle.table("sessions")
+    subject_id = None
+    if sessions is not None and sessions.height and "subject_id" in sessions.columns:
+        subject_id = sessions["subject_id"][0]
+    row: dict[str, Any] = {}
+    if frame is not None and frame.height:
+        if subject_id is not None and frame.filter(pl.col("subject_id") == subject_id).height:
+            frame = frame.filter(pl.col("subject_id") == subject_id)
+        row = frame.row(0, named=True)
+    subject_id = row.get("subject_id") or subject_id
+    if subject_id is None:
+        return
+    kwargs: dict[str, Any] = {"subject_id": str(subject_id)}
+    for name in ("species", "sex", "genotype", "strain", "age", "weight", "description"):
+        if row.get(name) is not None and row[name] != "":
+            kwargs[name] = row[name]
+    dob = row.get("date_of_birth")
+    if dob is not None:
+        kwargs["date_of_birth"] = dob if dob.tzinfo is not None else dob.replace(tzinfo=UTC)
+    nwbfile.subject = Subject(**kwargs)

@@ -1,0 +1,119 @@
+"""One session's lake frames → ``pynwb.NWBFile`` → HDF5 NWB file.
+
+:func:`build_nwbfile` assembles the file from one small function per component, each reading only its
+own table(s) of the :class:`~npc_lake.schema.SessionBundle`; :func:`write_nwbfile` writes it atomically.
+Where each table goes:
+
+=====================  ===============================================================================
+sessions               NWBFile metadata (start time shown in the session's own UTC offset)
+subjects               ``/general/subject``
+devices                ``/general/devices`` (+ ``DeviceModel`` for manufacturer/model)
+electrode_groups       ``/general/extracellular_ephys/<group>``
+electrodes             ``/general/extracellular_ephys/electrodes`` (id = electrode_id)
+units, spike_times     ``/units`` (spike_times, spike_amplitudes streamed from the spike batches)
+trials, epochs         ``/intervals/trials``, ``/intervals/epochs``
+intervals              ``/intervals/<interval_name>``; ``invalid_times`` → ``/intervals/invalid_times``
+events                 TimeSeries (timestamps = event times) placed per ``nwb_path``
+timeseries             TimeSeries placed per ``nwb_path``
+=====================  ===============================================================================
+
+Nulls: float → NaN; int/bool with nulls → float64 with NaN; str → ``""``; all-null columns are left out.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from pynwb import NWBHDF5IO, NWBFile
+
+from npc_lake.errors import NpcLakeError
+from npc_lake.export.behavior import EVENTS_WITHOUT_VALUES, add_events, add_timeseries
+from npc_lake.export.ecephys import add_devices, add_electrode_groups, add_electrodes
+from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
+from npc_lake.export.metadata import add_metadata, add_subject
+from npc_lake.export.units import add_units
+from npc_lake.schema import SessionBundle
+
+#: The component steps of :func:`build_nwbfile`, in order (links need their targets first).
+STEPS: tuple[Callable[[NWBFile, SessionBundle], None], ...] = (
+    add_subject, add_devices, add_electrode_groups, add_electrodes, add_units,
+    add_trials, add_epochs, add_intervals, add_events, add_timeseries,
+)
+
+
+def build_nwbfile(bundle: SessionBundle) -> NWBFile:
+    """Build the NWBFile of one session from its lake frames.
+
+    Parameters
+    ----------
+    bundle
+        The session's frames and spike source.
+
+    Returns
+    -------
+    pynwb.NWBFile
+        The in-memory file. Spike times are not read yet: they are streamed from
+        ``bundle.spike_batches()`` when the file is written, so write it once.
+
+    Raises
+    ------
+    SessionError
+        If the frames cannot make a valid file (no start time, a dangling link, …).
+    """
+    nwbfile = add_metadata(bundle)
+    for step in STEPS:
+        step(nwbfile, bundle)
+    return nwbfile
+
+
+def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Build the session's NWBFile and write it to ``path`` (HDF5).
+
+    The file is written to a temporary file in the same folder and renamed into place, so a failure
+    never leaves a partial file at ``path``.
+
+    Parameters
+    ----------
+    bundle
+        The session's frames and spike source.
+    path
+        Where to write the file.
+    overwrite
+        Replace an existing file at ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    NpcLakeError
+        If ``path`` exists and ``overwrite`` is false.
+    SessionError
+        If the frames cannot make a valid file.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise NpcLakeError(f"{target} exists; pass overwrite=True")
+    nwbfile = build_nwbfile(bundle)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # hidden, unique, and still ending in .nwb (pynwb warns about other suffixes)
+    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp.nwb")
+    try:
+        with NWBHDF5IO(str(tmp), mode="w") as io:
+            io.write(nwbfile)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+__all__ = [
+    "EVENTS_WITHOUT_VALUES", "STEPS", "add_devices", "add_electrode_groups", "add_electrodes", "add_epochs",
+    "add_events", "add_intervals", "add_metadata", "add_subject", "add_timeseries", "add_trials", "add_units",
+    "build_nwbfile", "write_nwbfile",
+]

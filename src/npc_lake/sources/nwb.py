@@ -1,0 +1,310 @@
+"""Read any NWB 2.x HDF5 file into the lake's tables, with h5py (no pynwb), as a :class:`SessionBundle`.
+
+The file is checked before anything is read: it must exist, carry the HDF5 signature, open with HDF5,
+have an NWB root (``nwb_version`` attribute) and be NWB 2.x. Every HDF5 failure while reading (a corrupt or
+truncated file) becomes a :class:`~npc_lake.errors.SourceError` naming the file.
+
+Mapping (see the table declarations in :mod:`npc_lake.schema` for the columns):
+
+=====================  ============================================================================
+lake table             NWB source
+=====================  ============================================================================
+sessions               ``/`` and ``/general`` fields, root ``nwb_version``, epoch names
+subjects               ``/general/subject`` (no row without a subject_id)
+devices                ``/general/devices/*``
+electrode_groups       ElectrodeGroups in ``/general/extracellular_ephys``
+electrodes             ``/general/extracellular_ephys/electrodes``
+units                  ``/units`` without spike_times / spike_amplitudes (streamed by ``spike_batches``)
+trials, epochs         ``/intervals/trials``, ``/intervals/epochs``
+intervals              every other TimeIntervals table (``/intervals/*``, incl. invalid_times)
+events                 BehavioralEvents series, ndx-events types, EventsTable/TtlsTable
+timeseries             every other numeric TimeSeries in acquisition/ and processing/
+recordings             ElectricalSeries (where the samples are; samples never read)
+column_descriptions    descriptions of every table read and of its columns
+=====================  ============================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import polars as pl
+
+from npc_lake.errors import InvalidIdError, SourceError
+from npc_lake.schema import SessionBundle, SpikeBatches
+from npc_lake.schema.bundle import no_spikes
+from npc_lake.schema.ids import derive_session_id, validate_id
+from npc_lake.sources import nwb_general, nwb_tables
+from npc_lake.sources.hdf5_tables import SourceWarning, as_text, neurodata_type, read_raw, warn
+from npc_lake.sources.nwb_series import read_series_tables
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+NWB1_ADVICE = ("NWB 1.x is not supported; convert the file to NWB 2.x first (for example by re-exporting "
+               "the original data with pynwb or neuroconv) and ingest the converted file")
+
+
+def _is_h5_error(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, RuntimeError)):
+        return True
+    return isinstance(exc, KeyError) and "Unable to" in str(exc)
+
+
+@contextmanager
+def guard(uri: str, doing: str = "reading") -> Iterator[None]:
+    """Turn an HDF5 failure inside the block into a :class:`SourceError` naming ``uri``."""
+    try:
+        yield
+    except (OSError, RuntimeError, KeyError) as exc:
+        if not _is_h5_error(exc):
+            raise
+        raise SourceError(uri, f"HDF5 error while {doing} (corrupt or truncated file?): {exc}") from exc
+
+
+def has_hdf5_signature(path: Path) -> bool:
+    """Whether the HDF5 signature is at byte 0, 512, 1024, 2048, … (HDF5 allows a user block)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        offset = 0
+        while offset + 8 <= size:
+            fh.seek(offset)
+            if fh.read(8) == HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def check_file(uri: str) -> None:
+    """Refuse paths that are not files or not HDF5, before HDF5 is asked to open them."""
+    if "://" in uri:
+        raise SourceError(uri, "remote URIs are not read directly by the NWB reader; copy the file locally first")
+    path = Path(uri)
+    if not path.exists():
+        raise SourceError(uri, "file does not exist")
+    if path.is_dir():
+        raise SourceError(uri, "is a directory, not an NWB HDF5 file (NWB Zarr stores are not supported)")
+    if path.stat().st_size == 0:
+        raise SourceError(uri, "file is empty")
+    if not has_hdf5_signature(path):
+        raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB 2 files are HDF5 files")
+
+
+def nwb_version(file: Any) -> str:
+    """The NWB version of an open file; refuses non-NWB HDF5 files and NWB 1.x."""
+    uri = str(file.filename)
+    version = as_text(file.attrs.get("nwb_version"))
+    legacy = file.get("nwb_version")
+    if isinstance(legacy, h5py.Dataset):
+        raise SourceError(uri, f"{NWB1_ADVICE} (the file says {as_text(read_raw(file, 'nwb_version'))!r})")
+    if version is None:
+        raise SourceError(uri, "not an NWB file: an HDF5 file whose root has no 'nwb_version' attribute")
+    bare = version.removeprefix("NWB-").removeprefix("NWB").strip()
+    if bare.startswith("1."):
+        raise SourceError(uri, f"{NWB1_ADVICE} (the file says {version!r})")
+    if not bare.startswith("2."):
+        warn(f"{uri}: NWB version {version!r} is not 2.x; reading it as NWB 2")
+    if neurodata_type(file) not in (None, "NWBFile"):
+        warn(f"{uri}: root neurodata_type is {neurodata_type(file)!r}, expected 'NWBFile'")
+    return version
+
+
+def _session_id(file: Any, explicit: str | None) -> str:
+    uri = str(file.filename)
+    meta = nwb_general.root_metadata(file)
+    start_text = meta["session_start_text"]
+    try:
+        local_start = datetime.fromisoformat(start_text.strip()) if start_text else None
+    except ValueError:
+        local_start = None
+    if local_start is None:
+        raise SourceError(uri, f"session_start_time {start_text!r} is missing or not an ISO 8601 time")
+    if explicit is not None:
+        return validate_id(explicit)
+    try:
+        return validate_id(derive_session_id(
+            session_id=meta["nwb_session_id"], subject_id=meta["subject_id"], session_start_time=local_start,
+            identifier=meta["identifier"]))
+    except InvalidIdError as exc:
+        raise SourceError(uri, f"{exc}; pass session_id= explicitly") from exc
+
+
+def _spike_batches(uri: str, session_id: str, unit_ids: list[str], *, amplitudes: bool,
+                   batch_units: int) -> SpikeBatches:
+    """A re-callable spike stream: each call reopens the file and yields ``batch_units`` units per frame."""
+
+    def batches() -> Iterator[pl.DataFrame]:
+        with guard(uri, "reading spike times"), h5py.File(uri, "r") as file:
+            units = file["units"]
+            ends = np.asarray(units["spike_times_index"][()], dtype=np.int64)
+            starts = np.concatenate([np.zeros(1, dtype=np.int64), ends[:-1]])
+            times_ds = units["spike_times"]
+            amps_ds = units["spike_amplitudes"] if amplitudes else None
+            for first in range(0, len(ends), batch_units):
+                last = min(len(ends), first + batch_units)
+                lo, hi = int(starts[first]), int(ends[last - 1])
+                counts = ends[first:last] - starts[first:last]
+                ids = pl.Series(unit_ids[first:last], dtype=pl.String)
+                amp = (pl.Series("amplitude", np.asarray(amps_ds[lo:hi], dtype=np.float32))
+                       if amps_ds is not None else pl.repeat(None, hi - lo, dtype=pl.Float32, eager=True))
+                frame = pl.DataFrame({
+                    "unit_id": ids.gather(np.repeat(np.arange(last - first), counts)),
+                    "spike_time": np.asarray(times_ds[lo:hi], dtype=np.float64),
+                    "amplitude": amp,
+                })
+                yield frame.select(pl.lit(session_id, dtype=pl.String).alias("session_id"), pl.all())
+
+    return batches
+
+
+class NwbSource:
+    """One NWB 2.x HDF5 file as a source of one session.
+
+    Parameters
+    ----------
+    path
+        The NWB file.
+    session_id
+        Lake session id to use; by default derived from the file (general/session_id, subject and
+        start date, or identifier).
+    spike_batch_units
+        Units per frame yielded by the bundle's ``spike_batches``.
+    """
+
+    format_name = "nwb"
+
+    def __init__(self, path: str | os.PathLike[str], *, session_id: str | None = None,
+                 spike_batch_units: int = 200) -> None:
+        self.uri = os.fspath(path)
+        self._session_id = validate_id(session_id) if session_id is not None else None
+        if spike_batch_units < 1:
+            raise ValueError("spike_batch_units must be at least 1")
+        self.spike_batch_units = spike_batch_units
+
+    @classmethod
+    def can_read(cls, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is an HDF5 file with an NWB 2.x root (never raises)."""
+        try:
+            check_file(os.fspath(path))
+            with h5py.File(os.fspath(path), "r") as file:
+                nwb_version(file)
+        except (SourceError, OSError, RuntimeError, KeyError):
+            return False
+        return True
+
+    def _open(self) -> h5py.File:
+        check_file(self.uri)
+        with guard(self.uri, "opening the file"):
+            return h5py.File(self.uri, "r")
+
+    @property
+    def session_id(self) -> str:
+        """The lake session id of this file (checks the file when it has to be derived)."""
+        if self._session_id is None:
+            with self._open() as file, guard(self.uri):
+                nwb_version(file)
+                self._session_id = _session_id(file, None)
+        return self._session_id
+
+    def read(self) -> SessionBundle:
+        """Read every table of the file (spikes as a re-callable stream)."""
+        with self._open() as file, guard(self.uri):
+            nwb_version(file)
+            session_id = _session_id(file, self._session_id)
+            self._session_id = session_id
+            tables, spikes = self._read_tables(file, session_id)
+        return SessionBundle(session_id=session_id, source_uri=self.uri, tables=tables, spike_batches=spikes)
+
+    def _read_tables(self, file: Any, session_id: str) -> tuple[dict[str, pl.DataFrame], SpikeBatches]:
+        uri = self.uri
+        tables: dict[str, pl.DataFrame] = {}
+        described = nwb_tables.Described()
+
+        def put(name: str, frame: pl.DataFrame | None) -> None:
+            if frame is not None:
+                declared = nwb_tables.DECLARED.get(name)
+                tables[name] = (nwb_tables.conform(frame, declared, session_id=session_id, uri=uri)
+                                if declared is not None else frame)
+
+        region_ids: dict[str, np.ndarray] = {}
+        electrodes = nwb_tables.electrodes_frame(file)
+        if electrodes is not None:
+            data, frame, renames = electrodes
+            region_ids[data.path] = frame["electrode_id"].to_numpy()
+            described.add("electrodes", data, renames, frame.columns)
+            put("electrodes", frame)
+        spikes: SpikeBatches = no_spikes
+        units = nwb_tables.units_frame(file, session_id=session_id, region_ids=region_ids)
+        if units is not None:
+            described.add("units", units.data, units.renames, units.frame.columns)
+            put("units", units.frame)
+            if units.has_spikes and units.unit_ids:
+                spikes = _spike_batches(uri, session_id, units.unit_ids, amplitudes=units.has_amplitudes,
+                                        batch_units=self.spike_batch_units)
+        series = read_series_tables(file, data_uri=uri, region_ids=region_ids)
+        epochs: list[str | None] | None = None
+        parts: list[tuple[str, pl.DataFrame]] = []
+        taken: set[str] = set()
+        for group in nwb_tables.time_intervals(file, series.interval_groups):
+            data, frame = nwb_tables.interval_frame(group, region_ids=region_ids)
+            if group.name == "/intervals/trials":
+                frame, renames = nwb_tables.trials_frame(data)
+                described.add("trials", data, renames, frame.columns)
+                put("trials", frame)
+            elif group.name == "/intervals/epochs":
+                frame = nwb_tables.epochs_frame(data)
+                described.add("epochs", data, {"id": "epoch_index"}, frame.columns)
+                put("epochs", frame)
+                epochs = nwb_tables.epoch_names(frame)
+            else:
+                name = nwb_tables.interval_name(group, taken)
+                described.add("intervals", data, {"id": "interval_index"}, frame.columns)
+                parts.append((name, frame))
+        if parts:
+            put("intervals", nwb_tables.intervals_frame(parts, uri=uri))
+        subjects = nwb_general.subjects_frame(file, session_id=session_id)
+        subject_id = subjects["subject_id"][0] if subjects is not None else None
+        put("sessions", nwb_general.sessions_frame(file, session_id=session_id, source_uri=uri,
+                                                   subject_id=subject_id, epochs=epochs))
+        put("subjects", subjects)
+        put("devices", nwb_general.devices_frame(file, session_id=session_id))
+        put("electrode_groups", nwb_general.electrode_groups_frame(file, session_id=session_id))
+        for name in ("events", "timeseries", "recordings"):
+            frame = getattr(series, name)
+            put(name, frame.select(pl.lit(session_id).alias("session_id"), pl.all()) if frame is not None else None)
+        put("column_descriptions", described.frame(session_id))
+        return tables, spikes
+
+
+def read_nwb(path: str | os.PathLike[str], *, session_id: str | None = None,
+             spike_batch_units: int = 200) -> SessionBundle:
+    """Read an NWB 2.x HDF5 file into a :class:`~npc_lake.schema.SessionBundle`.
+
+    Parameters
+    ----------
+    path
+        The NWB file (local path).
+    session_id
+        Lake session id to use instead of the one derived from the file.
+    spike_batch_units
+        Units per spike-times frame yielded by ``bundle.spike_batches()``.
+
+    Returns
+    -------
+    SessionBundle
+        Frames keyed by lake table name, and a re-callable spike stream.
+
+    Raises
+    ------
+    SourceError
+        When the file does not exist, is not HDF5, is corrupt or truncated, is not NWB, or is NWB 1.x.
+    """
+    return NwbSource(path, session_id=session_id, spike_batch_units=spike_batch_units).read()
+
+
+__all__ = ["NwbSource", "SourceWarning", "read_nwb"]
