@@ -28,10 +28,10 @@ from pynwb.behavior import BehavioralEvents, BehavioralTimeSeries
 from npc_lake.errors import SessionError
 from npc_lake.export._convert import check_name, compressed, first_value
 from npc_lake.schema import SessionBundle
+from npc_lake.schema.conventions import EVENTS_WITHOUT_VALUES
 
 #: ``comments`` of an event series whose events carry no value: its data are placeholder ones (uint8).
 #: A reader seeing this comment should store ``events.value`` as null.
-EVENTS_WITHOUT_VALUES = "npc_lake: these events carry no values; data are placeholder ones."
 
 #: Unit written when the lake has none (NWB requires one).
 NO_UNIT = "n.a."

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 import polars as pl
 
+from npc_lake.schema.conventions import EVENTS_WITHOUT_VALUES
 from npc_lake.sources.hdf5_tables import (
     as_text,
     decode,
@@ -162,7 +163,8 @@ def _event_series_frame(item: Found, name: str) -> pl.DataFrame:
     times = series_times(node, n)
     value: np.ndarray | None = None
     label: list[str | None] | None = None
-    if isinstance(data_ds, h5py.Dataset) and data_ds.dtype.kind in "biuf" and data_ds.ndim == 1:
+    placeholder = as_text(node.attrs.get("comments")) == EVENTS_WITHOUT_VALUES
+    if isinstance(data_ds, h5py.Dataset) and data_ds.dtype.kind in "biuf" and data_ds.ndim == 1 and not placeholder:
         raw = np.asarray(data_ds[()])
         if len(raw) == len(times):
             value = scaled(data_ds, raw)

@@ -1,0 +1,6 @@
+"""Synthetic Dynamic Routing sessions for tests, the demo and benchmarks."""
+
+from npc_lake.testing.nwb import write_synthetic_nwb
+from npc_lake.testing.synth import synth_session, synth_sessions
+
+__all__ = ["synth_session", "synth_sessions", "write_synthetic_nwb"]
