@@ -12,7 +12,7 @@ FROM sessions s
 LEFT JOIN (SELECT session_id, count(*) AS n_trials FROM trials GROUP BY ALL) t USING (session_id)
 LEFT JOIN (
     SELECT session_id, count(*) AS n_units, count(*) FILTER (WHERE default_qc) AS n_good_units,
-           sum(num_spikes) AS n_spikes
+           sum(num_spikes)::BIGINT AS n_spikes
     FROM units GROUP BY ALL
 ) u USING (session_id)
 ORDER BY s.session_id

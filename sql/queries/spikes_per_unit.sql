@@ -2,7 +2,7 @@
 SELECT
     s.session_id,
     count(*) AS n_units,
-    sum(c.n_spikes) AS n_spikes,
+    sum(c.n_spikes)::BIGINT AS n_spikes,
     round(median(c.n_spikes / (ep.stop - ep.start)), 2) AS median_rate_hz
 FROM (SELECT session_id, unit_id, count(*) AS n_spikes FROM spike_times GROUP BY ALL) c
 JOIN units s USING (session_id, unit_id)

@@ -53,7 +53,7 @@ def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_u
     queries = example_queries()
     for number, (name, title) in enumerate(DEMO_QUESTIONS.items(), start=3):
         console.print(Rule(f"{number}. {title}"))
-        console.print(queries[name].strip(), style="dim")
+        console.print(queries[name].strip(), style="dim", soft_wrap=True)
         write_frame(run_sql(queries[name], lake=handle.uri), fmt="table")
     console.print(Rule("next"))
     console.print(f"  npc-lake sql --lake {handle.uri} \"SELECT * FROM sessions\"")

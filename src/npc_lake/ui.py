@@ -13,8 +13,8 @@ from rich.table import Table as RichTable
 
 from npc_lake.errors import NpcLakeError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False,
@@ -85,19 +85,18 @@ def write_frame(frame: pl.DataFrame, *, fmt: str, output: Path | None = None) ->
 def print_tables(*, lake: str | None) -> None:
     """Print each lake table with rows, sessions and Delta version."""
     from npc_lake.lake import Lake
-    from npc_lake.schema import TABLES
 
     handle = Lake.open(lake)
     out = RichTable(title=f"tables in {handle.uri}")
-    for column in ("table", "rows", "sessions", "version", "description"):
-        out.add_column(column, justify="right" if column in {"rows", "sessions", "version"} else "left")
+    for column in ("table", "rows", "sessions", "version"):
+        out.add_column(column, justify="left" if column == "table" else "right")
     for name in handle.table_names():
         scan = handle.scan(name)
         has_sessions = "session_id" in scan.collect_schema()
         stats = scan.select(pl.len().alias("rows"),
                             *( [pl.col("session_id").n_unique().alias("sessions")] if has_sessions else [])).collect()
         out.add_row(name, f"{stats['rows'][0]:,}", f"{stats['sessions'][0]:,}" if has_sessions else "",
-                    str(handle.version(name)), TABLES[name].description)
+                    str(handle.version(name)))
     console.print(out)
 
 

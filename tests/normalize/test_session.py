@@ -73,3 +73,29 @@ def test_conform_renames_aliases_and_refuses_lossy_casts() -> None:
         conform(frame.with_columns(pl.Series("block_index", [0.5, 1.0])), trials, session_id="600001_2024-01-02")
     with pytest.raises(SchemaError, match="start_time"):
         conform(frame.drop("start_time"), trials, session_id="600001_2024-01-02")
+
+
+def test_unsorted_spikes_are_found_when_units_interleave() -> None:
+    bundle = tiny_bundle(n_units=2, spikes_per_unit=20)
+    rows = pl.concat(list(bundle.spike_batches())).sort("spike_time")  # time order across units
+
+    def interleaved():  # type: ignore[no-untyped-def]
+        yield rows
+
+    bundle.spike_batches = interleaved
+    assert normalize_session(bundle).row_counts["spike_times"] == 40
+    broken = rows.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(1e6).otherwise(pl.col("spike_time"))
+                               .alias("spike_time"))
+
+    def broken_batches():  # type: ignore[no-untyped-def]
+        yield broken
+
+    bundle.spike_batches = broken_batches
+    with pytest.raises(SessionError, match="not sorted"):
+        normalize_session(bundle)
+
+
+def test_sort_spikes_sorts_instead_of_refusing() -> None:
+    session = normalize_session(tiny_bundle(unsorted_unit=1), sort_spikes=True)
+    for batch in session.spike_batches():
+        assert batch["spike_time"].is_sorted()

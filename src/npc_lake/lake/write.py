@@ -21,6 +21,7 @@ from npc_lake._version import __version__
 from npc_lake.errors import LakeError, SchemaError
 from npc_lake.lake.log import last_ingest
 from npc_lake.lake.store import Lake
+from npc_lake.lake.stream import write_partition_stream
 from npc_lake.normalize import NormalizedSession, conform, empty_frame
 from npc_lake.schema import SCHEMA_VERSION, SESSION_TABLES, TABLES, Table
 
@@ -72,7 +73,7 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session_
     return frame.with_columns(casts) if casts else frame
 
 
-def _write(lake: Lake, table: Table, data: pa.Table | pa.RecordBatchReader, *, session_id: str | None) -> int:
+def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None) -> int:
     exists = lake.delta_table(table.name) is not None
     options = lake.storage_options or None
     try:
@@ -91,7 +92,7 @@ def _write(lake: Lake, table: Table, data: pa.Table | pa.RecordBatchReader, *, s
     return version
 
 
-def _spike_reader(session: NormalizedSession, stored: pl.Schema | None) -> pa.RecordBatchReader:
+def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     table = TABLES["spike_times"]
     schema = _align(empty_frame(table), stored, table, session.session_id).to_arrow().schema
 
@@ -100,7 +101,7 @@ def _spike_reader(session: NormalizedSession, stored: pl.Schema | None) -> pa.Re
             if frame.height:
                 yield from _align(frame, stored, table, session.session_id).to_arrow().cast(schema).to_batches()
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return schema, batches()
 
 
 def write_session(session: NormalizedSession, *, lake: Lake | str | None = None) -> WriteResult:
@@ -121,7 +122,7 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     previous = last_ingest(lake, session.session_id)
     before = previous.content_hashes if previous else {}
     result = WriteResult(session_id=session.session_id, rows=dict(session.row_counts))
-    plan: list[tuple[Table, pa.Table | pa.RecordBatchReader]] = []
+    plan: list[tuple[Table, pa.Table | tuple[pa.Schema, Iterator[pa.RecordBatch]]]] = []
     for name in SESSION_TABLES:  # align every changed table first: a conflict must stop all writes
         table = TABLES[name]
         if before.get(name) == session.content_hashes[name] and lake.delta_table(name) is not None:
@@ -129,11 +130,16 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
             continue
         stored = _stored_schema(lake, table)
         if name == "spike_times":
-            plan.append((table, _spike_reader(session, stored)))
+            plan.append((table, _spike_stream(session, stored)))
         else:
             plan.append((table, _align(session.frame_of(name), stored, table, session.session_id).to_arrow()))
     for table, data in plan:
-        result.versions[table.name] = _write(lake, table, data, session_id=session.session_id)
+        if isinstance(data, tuple):  # the spikes: streamed to Parquet, committed in one transaction
+            schema, batches = data
+            result.versions[table.name] = write_partition_stream(lake, table.name, session.session_id, batches,
+                                                                 schema, description=table.description)
+        else:
+            result.versions[table.name] = _write(lake, table, data, session_id=session.session_id)
         result.written.append(table.name)
     if not result.written:
         return result

@@ -10,7 +10,7 @@ import polars as pl
 from npc_lake.errors import SessionError
 from npc_lake.normalize.checks import check_intervals, check_links, check_primary_key, check_spike_batch
 from npc_lake.normalize.conform import conform, empty_frame
-from npc_lake.normalize.hashing import frame_digest, new_digest, update_digest
+from npc_lake.normalize.hashing import frame_digest, new_digest, update_spike_digest
 from npc_lake.schema import SESSION_TABLES, TABLES, SessionBundle
 from npc_lake.schema.ids import validate_id
 
@@ -55,14 +55,13 @@ def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
     counts: dict[str, int] = {}
     digest = new_digest()
     total = 0
+    digest.update(session.session_id.encode())
     for batch in session.spike_batches():
-        check_spike_batch(batch, known_units=known, seen_units=seen, session_id=session.session_id,
-                          uri=session.source_uri)
+        counts.update(check_spike_batch(batch, known_units=known, seen_units=seen, session_id=session.session_id,
+                                        uri=session.source_uri))
         if batch.height:
-            update_digest(digest, batch)
+            update_spike_digest(digest, batch)
             total += batch.height
-            per_unit = batch.group_by("unit_id").len()
-            counts.update(zip(per_unit["unit_id"].to_list(), per_unit["len"].to_list(), strict=True))
     session.content_hashes["spike_times"] = digest.hexdigest()
     session.row_counts["spike_times"] = total
     return counts

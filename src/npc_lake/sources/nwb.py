@@ -179,7 +179,7 @@ class NwbSource:
     format_name = "nwb"
 
     def __init__(self, path: str | os.PathLike[str], *, session_id: str | None = None,
-                 spike_batch_units: int = 200) -> None:
+                 spike_batch_units: int = 50) -> None:
         self.uri = os.fspath(path)
         self._session_id = validate_id(session_id) if session_id is not None else None
         if spike_batch_units < 1:
@@ -282,7 +282,7 @@ class NwbSource:
 
 
 def read_nwb(path: str | os.PathLike[str], *, session_id: str | None = None,
-             spike_batch_units: int = 200) -> SessionBundle:
+             spike_batch_units: int = 50) -> SessionBundle:
     """Read an NWB 2.x HDF5 file into a :class:`~npc_lake.schema.SessionBundle`.
 
     Parameters

@@ -1,0 +1,154 @@
+"""Streaming a large table of one session into the lake with bounded memory.
+
+``write_deltalake`` holds everything it is given until the commit, which for a session of ~1e8 spikes
+is several GB. Here the batches are written to Parquet files one row group at a time (rolling to a new
+file every ``rows_per_file`` rows), with per-file statistics for data skipping, and the files are then
+committed in one Delta transaction that replaces the session's partition. Readers see the old rows or
+the new rows, never a mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, Schema
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+from npc_lake.lake.store import Lake
+
+ROWS_PER_FILE = 20_000_000
+ROW_GROUP_ROWS = 1_000_000
+
+
+@dataclass
+class _FileStats:
+    """Running statistics of one Parquet file, in the Delta log's JSON form."""
+
+    rows: int = 0
+    minimum: dict[str, Any] = field(default_factory=dict)
+    maximum: dict[str, Any] = field(default_factory=dict)
+    nulls: dict[str, int] = field(default_factory=dict)
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            self.nulls[name] = self.nulls.get(name, 0) + column.null_count
+            if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+                    or pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+                continue
+            bounds = pc.min_max(column)
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            if low is None:
+                continue
+            if isinstance(low, float) and (low != low or high != high):  # NaN poisons statistics: skip
+                self.minimum[name] = self.maximum[name] = None
+                continue
+            if name in self.minimum and self.minimum[name] is None:
+                continue
+            self.minimum[name] = low if name not in self.minimum else min(self.minimum[name], low)
+            self.maximum[name] = high if name not in self.maximum else max(self.maximum[name], high)
+
+    def to_json(self) -> str:
+        minimum = {k: v for k, v in self.minimum.items() if v is not None}
+        maximum = {k: v for k, v in self.maximum.items() if v is not None}
+        return json.dumps({"numRecords": self.rows, "minValues": minimum, "maxValues": maximum,
+                           "nullCount": self.nulls})
+
+
+def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, filesystem: pafs.FileSystem,
+                   folder: str, relative_folder: str, partition: dict[str, str],
+                   rows_per_file: int) -> list[AddAction]:
+    actions: list[AddAction] = []
+    writer: pq.ParquetWriter | None = None
+    stats = _FileStats()
+    name = ""
+
+    def close() -> None:
+        nonlocal writer
+        if writer is None:
+            return
+        writer.close()
+        writer = None
+        info = filesystem.get_file_info(f"{folder}/{name}")
+        actions.append(AddAction(path=f"{relative_folder}/{name}", size=info.size, partition_values=partition,
+                                 modification_time=int(time.time() * 1000), data_change=True,
+                                 stats=stats.to_json()))
+
+    filesystem.create_dir(folder, recursive=True)
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        if writer is None:
+            name = f"part-{uuid.uuid4()}.zstd.parquet"
+            writer = pq.ParquetWriter(f"{folder}/{name}", schema, filesystem=filesystem, compression="zstd",
+                                      write_statistics=True)
+            stats = _FileStats()
+        writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+        stats.update(batch)
+        if stats.rows >= rows_per_file:
+            close()
+    close()
+    return actions
+
+
+def write_partition_stream(lake: Lake, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
+                           schema: pa.Schema, *, description: str | None = None,
+                           rows_per_file: int = ROWS_PER_FILE) -> int:
+    """Replace the ``session_id`` partition of ``table_name`` with ``batches``, in one commit.
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    table_name
+        A table partitioned by ``session_id`` only.
+    session_id
+        The (validated) session whose rows are replaced.
+    batches
+        Record batches of ``schema`` (which includes ``session_id``); consumed once.
+    schema
+        Arrow schema of the batches.
+    description
+        Table description, used when the table is created.
+    rows_per_file
+        Rows per Parquet file.
+
+    Returns
+    -------
+    int
+        The table's Delta version after the commit.
+    """
+    table_uri = lake.table_uri(table_name)
+    file_schema = schema.remove(schema.get_field_index("session_id"))
+    relative_folder = f"session_id={session_id}"
+    if lake.is_local:
+        filesystem: pafs.FileSystem = pafs.LocalFileSystem()
+        root = table_uri.removeprefix("file://")
+    else:
+        filesystem, root = pafs.FileSystem.from_uri(table_uri)
+    stripped = (batch.drop_columns(["session_id"]) if "session_id" in batch.schema.names else batch
+                for batch in batches)
+    actions = _rolling_files(stripped, file_schema, filesystem=filesystem, folder=f"{root}/{relative_folder}",
+                             relative_folder=relative_folder, partition={"session_id": session_id},
+                             rows_per_file=rows_per_file)
+    options = lake.storage_options or None
+    existing = lake.delta_table(table_name)
+    if existing is None:
+        create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
+                                      partition_by=["session_id"], description=description,
+                                      storage_options=options)
+    else:
+        existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
+                                          schema=existing.schema(), partition_by=["session_id"],
+                                          partition_filters=[("session_id", "=", session_id)])
+    table = DeltaTable(table_uri, storage_options=options)
+    return table.version()
