@@ -113,6 +113,20 @@ def sessions(lake: str | None) -> None:
     print_sessions(lake=lake)
 
 
+@main.command("export-nwb")
+@click.argument("session_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="NWB file to write [default: SESSION_ID.nwb].")
+@lake_option
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool) -> None:
+    """Write session SESSION_ID from the lake's rows to an NWB file."""
+    from npc_lake.export.session import export_nwb as export
+
+    path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, overwrite=overwrite)
+    click.echo(f"{session_id}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @main.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=1, show_default=True)

@@ -18,7 +18,7 @@ DEMO_QUESTIONS = {
 
 def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_units: int = 120,
              duration_s: float = 900.0, seed: int = 7) -> Lake:
-    """Synthesize ``n_sessions`` DR sessions as NWB, ingest them into a lake and print three answers.
+    """Synthesize ``n_sessions`` DR sessions as NWB, ingest them, print three answers, export one session.
 
     Parameters
     ----------
@@ -34,12 +34,13 @@ def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_u
     Lake
         The lake that was filled.
     """
+    from npc_lake.export.session import export_nwb
     from npc_lake.query.duckdb import run_sql
     from npc_lake.query.sqlfiles import example_queries
     from npc_lake.testing import write_synthetic_nwb
     from npc_lake.ui import ingest_with_progress, write_frame
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     handle = Lake.open(lake if lake is not None else workdir / "lake")
     console.print(Rule(f"1. synthesize {n_sessions} Dynamic Routing sessions"))
     paths = write_synthetic_nwb(workdir / "nwb", n_sessions=n_sessions, n_units=n_units, duration_s=duration_s,
@@ -55,7 +56,12 @@ def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_u
         console.print(Rule(f"{number}. {title}"))
         console.print(queries[name].strip(), style="dim", soft_wrap=True)
         write_frame(run_sql(queries[name], lake=handle.uri), fmt="table")
+    first = paths[0].stem
+    console.print(Rule(f"{number + 1}. export session {first} from the lake to NWB"))
+    exported = export_nwb(first, workdir / "export" / f"{first}.nwb", lake=handle, overwrite=True)
+    console.print(f"  {exported}  ({exported.stat().st_size / 1e6:.1f} MB), rebuilt from lake rows only")
     console.print(Rule("next"))
     console.print(f"  npc-lake sql --lake {handle.uri} \"SELECT * FROM sessions\"")
     console.print(f"  npc-lake describe units --lake {handle.uri}")
+    console.print(f"  npc-lake export-nwb {first} -o {first}.nwb --lake {handle.uri}")
     return handle

@@ -8,10 +8,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["build_nwbfile", "write_nwbfile"]
+_HOMES = {"build_nwbfile": "npc_lake.export.nwbfile", "write_nwbfile": "npc_lake.export.nwbfile",
+          "export_nwb": "npc_lake.export.session"}
+__all__ = ["build_nwbfile", "export_nwb", "write_nwbfile"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("npc_lake.export.nwbfile"), name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,45 @@
+"""One session of the lake out as an NWB file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from npc_lake.export.nwbfile import write_nwbfile
+from npc_lake.lake import Lake
+from npc_lake.lake.read import read_session
+
+
+def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | str | None = None,
+               overwrite: bool = False) -> Path:
+    """Write session ``session_id`` of the lake to the NWB file ``path``, from lake rows only.
+
+    Parameters
+    ----------
+    session_id
+        A session in the lake.
+    path
+        The NWB file to write.
+    lake
+        The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
+    overwrite
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    LakeError
+        The session is not in the lake.
+    NpcLakeError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        from npc_lake.errors import NpcLakeError
+
+        raise NpcLakeError(f"{target} exists; pass --overwrite (overwrite=True) to replace it")
+    return write_nwbfile(read_session(session_id, lake=lake), target, overwrite=overwrite)

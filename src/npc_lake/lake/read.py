@@ -1,0 +1,72 @@
+"""Reading one session back out of the lake as a :class:`SessionBundle` (for NWB export)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+
+from npc_lake.errors import LakeError
+from npc_lake.lake.store import Lake
+from npc_lake.schema import SESSION_TABLES, SessionBundle
+from npc_lake.schema.ids import validate_id
+
+#: Units whose spikes are fetched together when a session's spikes are streamed out of the lake.
+UNITS_PER_BATCH = 100
+
+
+def _session_rows(lake: Lake, table: str, session_id: str) -> pl.DataFrame:
+    return lake.scan(table).filter(pl.col("session_id") == session_id).collect()
+
+
+def session_ids(lake: Lake | str | None = None) -> list[str]:
+    """Ids of the sessions in the lake, sorted."""
+    handle = Lake.open(lake)
+    return sorted(handle.scan("sessions").select("session_id").collect()["session_id"].to_list())
+
+
+def read_session(session_id: str, *, lake: Lake | str | None = None) -> SessionBundle:
+    """The rows of one session, as a bundle whose spikes stream from the lake unit batch by unit batch.
+
+    Parameters
+    ----------
+    session_id
+        A session in the lake.
+    lake
+        The lake (handle, URI or ``None`` for the default).
+
+    Returns
+    -------
+    SessionBundle
+        Frames of every per-session table (extra columns included), units in their NWB order; spike
+        batches hold ``UNITS_PER_BATCH`` complete units each, in the units table's order.
+
+    Raises
+    ------
+    LakeError
+        If the lake has no such session.
+    """
+    handle = Lake.open(lake)
+    validate_id(session_id)
+    sessions = _session_rows(handle, "sessions", session_id)
+    if sessions.height == 0:
+        raise LakeError(f"session {session_id!r} is not in the lake at {handle.uri}")
+    tables = {"sessions": sessions}
+    for name in SESSION_TABLES:
+        if name not in ("sessions", "spike_times"):
+            tables[name] = _session_rows(handle, name, session_id)
+    tables["units"] = tables["units"].sort("nwb_unit_id", "unit_id", nulls_last=True)
+    unit_ids = tables["units"]["unit_id"].to_list()
+
+    def spike_batches() -> Iterator[pl.DataFrame]:
+        spikes = handle.scan("spike_times").filter(pl.col("session_id") == session_id)
+        for first in range(0, len(unit_ids), UNITS_PER_BATCH):
+            chunk = unit_ids[first:first + UNITS_PER_BATCH]
+            order = pl.DataFrame({"unit_id": chunk, "_order": range(len(chunk))})
+            rows = spikes.filter(pl.col("unit_id").is_in(chunk)).collect()
+            yield (rows.join(order, on="unit_id").sort("_order", "spike_time", maintain_order=True)
+                   .drop("_order"))
+
+    source = sessions["source_uri"][0] or f"{handle.uri}#{session_id}"
+    return SessionBundle(session_id=session_id, source_uri=source, tables=tables, spike_batches=spike_batches,
+                         source_hash=sessions["source_hash"][0])
