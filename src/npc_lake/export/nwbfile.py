@@ -69,6 +69,14 @@ def build_nwbfile(bundle: SessionBundle) -> NWBFile:
     return nwbfile
 
 
+def check_output_path(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """``path`` as a Path; raises :class:`NpcLakeError` if it exists and ``overwrite`` is false."""
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise NpcLakeError(f"{target} exists; pass --overwrite (overwrite=True) to replace it")
+    return target
+
+
 def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Build the session's NWBFile and write it to ``path`` (HDF5).
 
@@ -96,9 +104,7 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
     SessionError
         If the frames cannot make a valid file.
     """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise NpcLakeError(f"{target} exists; pass overwrite=True")
+    target = check_output_path(path, overwrite=overwrite)
     nwbfile = build_nwbfile(bundle)
     target.parent.mkdir(parents=True, exist_ok=True)
     # hidden, unique, and still ending in .nwb (pynwb warns about other suffixes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npc_lake.export.nwbfile import write_nwbfile
+from npc_lake.export.nwbfile import check_output_path, write_nwbfile
 from npc_lake.lake import Lake
 from npc_lake.lake.read import read_session
 
@@ -37,9 +37,5 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
     NpcLakeError
         ``path`` exists and ``overwrite`` is false.
     """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        from npc_lake.errors import NpcLakeError
-
-        raise NpcLakeError(f"{target} exists; pass --overwrite (overwrite=True) to replace it")
+    target = check_output_path(path, overwrite=overwrite)  # before reading anything from the lake
     return write_nwbfile(read_session(session_id, lake=lake), target, overwrite=overwrite)
