@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from npc_lake.errors import SchemaError
+from npc_lake.errors import SchemaError, SessionError
 from npc_lake.lake import Lake, read_log, write_session
 from npc_lake.normalize import normalize_session
 from npc_lake.schema import SESSION_TABLES
@@ -54,4 +54,23 @@ def test_extra_columns_are_kept_and_conflicts_refused(tmp_path: Path) -> None:
     before = versions(lake)
     with pytest.raises(SchemaError, match="lab_specific_score"):
         write_session(normalize_session(bad), lake=lake)
+    assert versions(lake) == before
+
+
+def test_unit_ids_must_be_unique_across_sessions(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    write_session(normalize_session(tiny_bundle("600001_2024-01-02")), lake=lake)
+    clash = tiny_bundle("600002_2024-01-03")
+    clash.tables["units"] = clash.tables["units"].with_columns(
+        pl.col("unit_id").str.replace("600002_2024-01-03", "600001_2024-01-02"))
+    original = clash.spike_batches
+
+    def renamed():  # type: ignore[no-untyped-def]
+        for batch in original():
+            yield batch.with_columns(pl.col("unit_id").str.replace("600002_2024-01-03", "600001_2024-01-02"))
+
+    clash.spike_batches = renamed
+    before = versions(lake)
+    with pytest.raises(SessionError, match="already used by another session"):
+        write_session(normalize_session(clash), lake=lake)
     assert versions(lake) == before

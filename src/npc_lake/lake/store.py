@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -79,6 +80,29 @@ class Lake:
     def is_local(self) -> bool:
         """Whether the lake is a local folder."""
         return "://" not in self.uri or self.uri.startswith("file://")
+
+    def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
+        """A pyarrow filesystem for the lake and the lake's root path on it (for streamed Parquet writes).
+
+        For ``s3://`` lakes the filesystem is configured from the same storage options delta-rs gets
+        (credentials, region, endpoint), so both write to the same place.
+        """
+        if self.is_local:
+            return pafs.LocalFileSystem(), self.uri.removeprefix("file://")
+        if not self.uri.startswith(("s3://", "s3a://")):
+            filesystem, root = pafs.FileSystem.from_uri(self.uri)
+            return filesystem, root
+        options = {key.upper(): value for key, value in self.storage_options.items()}
+        endpoint = options.get("AWS_ENDPOINT_URL_S3") or options.get("AWS_ENDPOINT_URL")
+        scheme = "https"
+        if endpoint and "://" in endpoint:
+            scheme, endpoint = endpoint.split("://", 1)
+        filesystem = pafs.S3FileSystem(
+            access_key=options.get("AWS_ACCESS_KEY_ID"), secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
+            session_token=options.get("AWS_SESSION_TOKEN"),
+            region=options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION"),
+            endpoint_override=endpoint, scheme=scheme)
+        return filesystem, self.uri.split("://", 1)[1]
 
     def table_uri(self, name: str) -> str:
         """URI of the Delta table ``name`` (the name must be declared in schema/)."""

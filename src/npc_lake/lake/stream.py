@@ -141,11 +141,8 @@ def write_partition_stream(lake: Lake, table_name: str, session_id: str, batches
     table_uri = lake.table_uri(table_name)
     file_schema = schema.remove(schema.get_field_index("session_id"))
     relative_folder = f"session_id={session_id}"
-    if lake.is_local:
-        filesystem: pafs.FileSystem = pafs.LocalFileSystem()
-        root = table_uri.removeprefix("file://")
-    else:
-        filesystem, root = pafs.FileSystem.from_uri(table_uri)
+    filesystem, lake_root = lake.arrow_filesystem()
+    root = f"{lake_root}/{table_name}"
     stripped = (batch.drop_columns(["session_id"]) if "session_id" in batch.schema.names else batch
                 for batch in batches)
     actions = _rolling_files(stripped, file_schema, filesystem=filesystem, folder=f"{root}/{relative_folder}",

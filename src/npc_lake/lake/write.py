@@ -18,7 +18,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from npc_lake._version import __version__
-from npc_lake.errors import LakeError, SchemaError
+from npc_lake.errors import LakeError, SchemaError, SessionError
 from npc_lake.lake.log import last_ingest
 from npc_lake.lake.store import Lake
 from npc_lake.lake.stream import write_partition_stream
@@ -104,6 +104,20 @@ def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple
     return schema, batches()
 
 
+def _check_unit_ids_are_new(lake: Lake, session: NormalizedSession) -> None:
+    """unit_id is unique across the lake: refuse unit ids that another session already uses."""
+    unit_ids = session.frame_of("units")["unit_id"]
+    if unit_ids.is_empty() or lake.delta_table("units") is None:
+        return
+    taken = (lake.scan("units").filter(pl.col("session_id") != session.session_id,
+                                       pl.col("unit_id").is_in(unit_ids.implode()))
+             .select("unit_id", "session_id").head(3).collect())
+    if taken.height:
+        pairs = ", ".join(f"{u} (in {s})" for u, s in taken.iter_rows())
+        raise SessionError(session.session_id, f"units: unit_id already used by another session: {pairs}",
+                           uri=session.source_uri)
+
+
 def write_session(session: NormalizedSession, *, lake: Lake | str | None = None) -> WriteResult:
     """Write ``session`` into ``lake``, replacing that session's rows where its content changed.
 
@@ -119,6 +133,7 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     WriteResult
     """
     lake = Lake.open(lake)
+    _check_unit_ids_are_new(lake, session)
     previous = last_ingest(lake, session.session_id)
     before = previous.content_hashes if previous else {}
     result = WriteResult(session_id=session.session_id, rows=dict(session.row_counts))
