@@ -65,3 +65,11 @@ def test_lake_defaults_to_environment(lake_dir: Path) -> None:
 def test_unknown_table_is_a_clean_error() -> None:
     result = CliRunner().invoke(main, ["describe", "neurons"])
     assert result.exit_code == 1 and "unknown table 'neurons'" in result.output
+
+
+def test_awkward_result_types_print_in_every_format(lake_dir: Path) -> None:
+    query = "SELECT 'ab'::BLOB AS b, [1.5::DECIMAL(3,1)] AS l, sum(1) AS n, INTERVAL 3 DAY AS i"
+    rows = json.loads(invoke("sql", query, "--lake", str(lake_dir), "--format", "json"))
+    assert rows == [{"b": "6162", "l": [1.5], "n": 1, "i": "3 days"}]
+    csv = invoke("sql", query, "--lake", str(lake_dir), "--format", "csv")
+    assert csv.splitlines()[1].startswith("6162,")

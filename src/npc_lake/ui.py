@@ -51,14 +51,19 @@ def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = 
     return failures
 
 
-def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
-    """Encode list/struct columns as JSON text (for CSV output)."""
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-    return frame.with_columns(
-        pl.col(name).map_elements(lambda value: json.dumps(value.to_list() if hasattr(value, "to_list") else value),
-                                  return_dtype=pl.String)
-        for name in nested
-    )
+def _to_json_text(value: object) -> str:
+    return json.dumps(value.to_list() if isinstance(value, pl.Series) else value, default=str, ensure_ascii=False)
+
+
+def _text_safe(frame: pl.DataFrame, *, nested: bool) -> pl.DataFrame:
+    """Binary columns as hex text; with ``nested``, list/struct columns as JSON text (for CSV)."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Binary:
+            columns.append(pl.col(name).bin.encode("hex"))
+        elif nested and dtype.is_nested():
+            columns.append(pl.col(name).map_elements(_to_json_text, return_dtype=pl.String))
+    return frame.with_columns(columns) if columns else frame
 
 
 def write_frame(frame: pl.DataFrame, *, fmt: str, output: Path | None = None) -> None:
@@ -69,9 +74,9 @@ def write_frame(frame: pl.DataFrame, *, fmt: str, output: Path | None = None) ->
         frame.write_parquet(output if output is not None else sys.stdout.buffer)
         return
     if fmt == "csv":
-        text = _flatten_nested(frame).write_csv()
+        text = _text_safe(frame, nested=True).write_csv()
     elif fmt == "json":
-        text = frame.write_json()
+        text = _text_safe(frame, nested=False).write_json()
     else:
         with pl.Config(tbl_rows=max(frame.height, 1), tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200,
                        tbl_hide_dataframe_shape=True):

@@ -58,14 +58,35 @@ def test_missing_tables_are_empty_views(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("statement", [
     "CREATE TABLE x AS SELECT 1",
+    "EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO 'pwn.csv'",
+    "explain   analyse SELECT 1",
+    "EXPLAIN COPY (SELECT 1) TO 'x.csv'",
     "COPY (SELECT 1) TO 'x.csv'",
     "SELECT 1; SELECT 2",
     "INSTALL delta",
     "ATTACH 'other.db'",
 ])
-def test_sql_is_read_only(lake: Lake, statement: str) -> None:
+def test_sql_is_read_only(lake: Lake, statement: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted((p, p.stat().st_mtime_ns) for p in Path(lake.uri).rglob("*"))
     with pytest.raises(NpcLakeError):
         run_sql(statement, lake=lake)
+    assert sorted((p, p.stat().st_mtime_ns) for p in Path(lake.uri).rglob("*")) == before
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_explain_of_a_select_is_allowed(lake: Lake) -> None:
+    plan = run_sql("EXPLAIN SELECT count(*) FROM units", lake=lake)
+    assert plan.height >= 1
+
+
+def test_results_are_plain_types(lake: Lake) -> None:
+    frame = run_sql("SELECT sum(num_spikes) AS n, 1.5::DECIMAL(10,2) AS d, 7::DECIMAL(10,0) AS w, "
+                    "max(session_start_time) - min(session_start_time) AS span, 'ab'::BLOB AS b, "
+                    "[1.5::DECIMAL(3,1)] AS l FROM units JOIN sessions USING (session_id)", lake=lake)
+    assert frame.schema["n"] == pl.Int64 and frame["n"][0] == 9 * 50
+    assert frame.schema["d"] == pl.Float64 and frame.schema["w"] == pl.Int64
+    assert frame.schema["span"] == pl.String
 
 
 def test_broken_sql_is_a_clear_error(lake: Lake) -> None:

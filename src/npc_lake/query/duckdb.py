@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +30,6 @@ from npc_lake.lake import Lake
 from npc_lake.query.sqlfiles import read_sql
 from npc_lake.schema import TABLES
 
-_READ_ONLY_TYPES = {"SELECT", "EXPLAIN"}
 Reader = Literal["auto", "delta", "arrow"]
 
 
@@ -98,21 +98,72 @@ def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int |
     return con
 
 
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?P<analyze>ANALY[SZ]E\s+)?(?P<inner>.*)$", re.IGNORECASE | re.DOTALL)
+
+
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raise :class:`NpcLakeError` unless ``sql`` is a single read-only statement (SELECT, EXPLAIN)."""
+    """Raise :class:`NpcLakeError` unless ``sql`` is one SELECT, or an EXPLAIN (without ANALYZE) of one.
+
+    ``EXPLAIN ANALYZE`` runs its statement, so it is refused: ``EXPLAIN ANALYZE COPY …`` would write.
+    """
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise NpcLakeError(f"SQL does not parse: {exc}") from None
     if len(statements) != 1:
         raise NpcLakeError(f"expected one SQL statement, got {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in _READ_ONLY_TYPES:
-        raise NpcLakeError(f"only read-only statements (SELECT, EXPLAIN) are allowed, not {kind}")
+    statement = statements[0]
+    kind = statement.type.name
+    if kind == "EXPLAIN":
+        match = _EXPLAIN.match(statement.query)
+        if match is None or match["analyze"]:
+            raise NpcLakeError("EXPLAIN ANALYZE runs its statement and is not allowed; use EXPLAIN")
+        check_read_only(con, match["inner"])
+        return
+    if kind != "SELECT":
+        raise NpcLakeError(f"only read-only statements (SELECT, EXPLAIN SELECT) are allowed, not {kind}")
+
+
+#: Result types turned into plain ones so that every output format can hold them.
+_PLAIN_CASTS = {"hugeint": "BIGINT", "uhugeint": "BIGINT", "interval": "VARCHAR", "uuid": "VARCHAR",
+                "bit": "VARCHAR", "time with time zone": "VARCHAR"}
+
+
+def _plain_projection(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """Cast result columns Polars or JSON cannot carry (HUGEINT sums, DECIMAL, INTERVAL, UUID) to plain types."""
+    expressions, changed = [], False
+    for name, dtype in zip(relation.columns, relation.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        kind = str(dtype.id)
+        cast = _PLAIN_CASTS.get(kind)
+        if kind == "decimal":
+            cast = "BIGINT" if str(dtype).endswith(",0)") else "DOUBLE"
+        if cast is None:
+            expressions.append(quoted)
+            continue
+        changed = True
+        expressions.append(f"TRY_CAST({quoted} AS {cast}) AS {quoted}")
+    return relation.project(", ".join(expressions)) if changed else relation
+
+
+def _float_decimals(dtype: pl.DataType) -> pl.DataType:
+    """``dtype`` with every Decimal inside lists and structs replaced by Float64."""
+    if isinstance(dtype, pl.Decimal):
+        return pl.Float64()
+    if isinstance(dtype, (pl.List, pl.Array)):
+        inner = dtype.inner if isinstance(dtype.inner, pl.DataType) else dtype.inner()
+        return pl.List(_float_decimals(inner))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _float_decimals(f.dtype if isinstance(f.dtype, pl.DataType) else f.dtype())
+                          for f in dtype.fields})
+    return dtype
 
 
 def run_sql(sql: str, *, lake: Lake | str | None = None, reader: Reader = "auto") -> pl.DataFrame:
     """Run one read-only statement against the lake and return the result as a Polars frame.
+
+    HUGEINT and whole-number DECIMAL results (e.g. ``sum`` of integers) come back as Int64, other DECIMALs
+    as Float64, INTERVAL and UUID as strings.
 
     Raises
     ------
@@ -122,8 +173,10 @@ def run_sql(sql: str, *, lake: Lake | str | None = None, reader: Reader = "auto"
     con = connect(lake, reader=reader)
     check_read_only(con, sql)
     try:
-        return con.sql(sql).pl()
-    except duckdb.Error as exc:
+        frame = _plain_projection(con.sql(sql)).pl()
+        return frame.cast({name: _float_decimals(dtype) for name, dtype in frame.schema.items()
+                           if dtype.is_nested()})
+    except (duckdb.Error, pl.exceptions.PolarsError) as exc:
         raise NpcLakeError(f"query failed: {exc}") from None
     finally:
         con.close()
