@@ -47,12 +47,17 @@ class InvalidIdError(NpcLakeError):
 class SchemaError(NpcLakeError):
     """A frame does not fit its declared table: a missing required column, an impossible cast."""
 
-    def __init__(self, table: str, reason: str, *, session_id: str | None = None) -> None:
+    def __init__(self, table: str, reason: str, *, session_id: str | None = None, uri: str | None = None) -> None:
         self.table = table
         self.reason = reason
         self.session_id = session_id
+        self.uri = uri
         where = f"table {table}" + (f", session {session_id}" if session_id else "")
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{uri} ({where}): {reason}" if uri else f"{where}: {reason}")
+
+    def with_uri(self, uri: str) -> SchemaError:
+        """The same error, naming the source file it came from."""
+        return SchemaError(self.table, self.reason, session_id=self.session_id, uri=uri)
 
 
 class LakeError(NpcLakeError):

@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from npc_lake.errors import SchemaError, SessionError
+from npc_lake.errors import LakeError, SchemaError, SessionError
 from npc_lake.lake import Lake, read_log, write_session
 from npc_lake.normalize import normalize_session
 from npc_lake.schema import SESSION_TABLES
@@ -74,3 +74,65 @@ def test_unit_ids_must_be_unique_across_sessions(tmp_path: Path) -> None:
     with pytest.raises(SessionError, match="already used by another session"):
         write_session(normalize_session(clash), lake=lake)
     assert versions(lake) == before
+
+
+def lake_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_extra_column_may_only_widen(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    text = tiny_bundle("600001_2024-01-02")
+    text.tables["trials"] = text.tables["trials"].with_columns(pl.lit("7").alias("score"))
+    write_session(normalize_session(text), lake=lake)
+    number = tiny_bundle("600002_2024-01-03")
+    number.tables["trials"] = number.tables["trials"].with_columns(pl.lit(7.5).alias("score"))
+    with pytest.raises(SchemaError, match="'score' is Float64 in this session but String in the lake"):
+        write_session(normalize_session(number), lake=lake)
+    small = tiny_bundle("600003_2024-01-04")
+    small.tables["trials"] = small.tables["trials"].with_columns(pl.lit(3, dtype=pl.Int8).alias("count"))
+    write_session(normalize_session(small), lake=lake)
+    wide = tiny_bundle("600004_2024-01-05")
+    wide.tables["trials"] = wide.tables["trials"].with_columns(pl.lit(2**40).alias("count"))
+    with pytest.raises(SchemaError, match="'count'"):
+        write_session(normalize_session(wide), lake=lake)
+    widened = tiny_bundle("600005_2024-01-06")
+    widened.tables["trials"] = widened.tables["trials"].with_columns(pl.lit(3, dtype=pl.Int8).alias("score"))
+    with pytest.raises(SchemaError, match="'score'"):  # a number is not text either
+        write_session(normalize_session(widened), lake=lake)
+
+
+def test_source_changing_between_check_and_write_is_refused(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    write_session(normalize_session(tiny_bundle("600002_2024-01-03")), lake=lake)
+    bundle = tiny_bundle("600001_2024-01-02")
+    session = normalize_session(bundle)  # first pass: checked and digested
+    calls = {"n": 0}
+    original = bundle.spike_batches
+
+    def changing():  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        for batch in original():
+            yield batch.with_columns(pl.col("spike_time") + 1.0)  # the file was rewritten meanwhile
+
+    bundle.spike_batches = changing
+    before = lake_files(tmp_path / "lake")
+    with pytest.raises(SessionError, match="changed between the check and the write"):
+        write_session(session, lake=lake)
+    assert lake_files(tmp_path / "lake") == before
+
+
+def test_failed_spike_stream_leaves_no_files(tmp_path: Path) -> None:
+    bundle = tiny_bundle("600001_2024-01-02")
+    session = normalize_session(bundle)
+    original = bundle.spike_batches
+
+    def failing():  # type: ignore[no-untyped-def]
+        batches = original()
+        yield next(batches)
+        raise OSError("disk went away")
+
+    bundle.spike_batches = failing
+    with pytest.raises(LakeError, match="disk went away"):
+        write_session(session, lake=Lake.open(tmp_path / "lake"))
+    assert lake_files(tmp_path / "lake") == {}

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from npc_lake.errors import LakeError
 from npc_lake.schema import get_table
@@ -118,7 +118,7 @@ class Lake:
             return DeltaTable(uri, version=version, storage_options=self.storage_options or None)
         except TableNotFoundError:
             return None
-        except OSError as exc:
+        except (OSError, DeltaError) as exc:
             raise LakeError(f"cannot open table {name} at {uri}: {exc}") from exc
 
     def table_names(self) -> list[str]:

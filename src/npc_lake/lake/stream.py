@@ -9,6 +9,7 @@ the new rows, never a mixture.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -21,8 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema
+from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from npc_lake.errors import LakeError
 from npc_lake.lake.store import Lake
 
 ROWS_PER_FILE = 20_000_000
@@ -78,7 +81,8 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
 
 def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, filesystem: pafs.FileSystem,
                    folder: str, relative_folder: str, partition: dict[str, str],
-                   rows_per_file: int) -> list[AddAction]:
+                   rows_per_file: int, written: list[str]) -> list[AddAction]:
+    """Write the batches to Parquet files in ``folder``; every path opened is appended to ``written``."""
     actions: list[AddAction] = []
     writer: pq.ParquetWriter | None = None
     stats = _FileStats()
@@ -95,12 +99,12 @@ def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, file
                                  modification_time=int(time.time() * 1000), data_change=True,
                                  stats=stats.to_json()))
 
-    filesystem.create_dir(folder, recursive=True)
     for batch in batches:
         if batch.num_rows == 0:
             continue
         if writer is None:
             name = f"part-{uuid.uuid4()}.zstd.parquet"
+            written.append(f"{folder}/{name}")
             writer = pq.ParquetWriter(f"{folder}/{name}", schema, filesystem=filesystem, **_parquet_options(schema))
             stats = _FileStats()
         writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
@@ -143,20 +147,39 @@ def write_partition_stream(lake: Lake, table_name: str, session_id: str, batches
     relative_folder = f"session_id={session_id}"
     filesystem, lake_root = lake.arrow_filesystem()
     root = f"{lake_root}/{table_name}"
+    folder = f"{root}/{relative_folder}"
+    new_dirs = [d for d in (root, folder) if filesystem.get_file_info(d).type == pafs.FileType.NotFound]
+    filesystem.create_dir(folder, recursive=True)
     stripped = (batch.drop_columns(["session_id"]) if "session_id" in batch.schema.names else batch
                 for batch in batches)
-    actions = _rolling_files(stripped, file_schema, filesystem=filesystem, folder=f"{root}/{relative_folder}",
-                             relative_folder=relative_folder, partition={"session_id": session_id},
-                             rows_per_file=rows_per_file)
+    written: list[str] = []
     options = lake.storage_options or None
-    existing = lake.delta_table(table_name)
-    if existing is None:
-        create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
-                                      partition_by=["session_id"], description=description,
-                                      storage_options=options)
-    else:
-        existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
-                                          schema=existing.schema(), partition_by=["session_id"],
-                                          partition_filters=[("session_id", "=", session_id)])
-    table = DeltaTable(table_uri, storage_options=options)
-    return table.version()
+    try:
+        actions = _rolling_files(stripped, file_schema, filesystem=filesystem, folder=folder,
+                                 relative_folder=relative_folder, partition={"session_id": session_id},
+                                 rows_per_file=rows_per_file, written=written)
+        existing = lake.delta_table(table_name)
+        if existing is None:
+            create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
+                                          partition_by=["session_id"], description=description,
+                                          storage_options=options)
+        else:
+            existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
+                                              schema=existing.schema(), partition_by=["session_id"],
+                                              partition_filters=[("session_id", "=", session_id)])
+    except BaseException as exc:
+        _remove_quietly(filesystem, written, new_dirs)
+        if isinstance(exc, (OSError, DeltaError)):
+            raise LakeError(f"writing table {table_name} of {lake.uri} failed: {exc}") from exc
+        raise
+    return DeltaTable(table_uri, storage_options=options).version()
+
+
+def _remove_quietly(filesystem: pafs.FileSystem, files: list[str], new_dirs: list[str]) -> None:
+    """Delete the files of a write that did not commit, and the folders it created (deepest first)."""
+    for path in files:
+        with contextlib.suppress(OSError):
+            filesystem.delete_file(path)
+    for folder in reversed(new_dirs):
+        with contextlib.suppress(OSError):
+            filesystem.delete_dir(folder)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pyarrow as pa
 from deltalake import write_deltalake
+from deltalake.exceptions import DeltaError
 
 from npc_lake._version import __version__
 from npc_lake.errors import LakeError, SchemaError, SessionError
@@ -56,8 +57,28 @@ def _stored_schema(lake: Lake, table: Table) -> pl.Schema | None:
     return empty.schema
 
 
-def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session_id: str) -> pl.DataFrame:
-    """Cast columns the stored table already has to its dtypes; new extra columns stay as they are."""
+def _widens(source: pl.DataType, target: pl.DataType) -> bool:
+    """Whether every value of ``source`` fits ``target`` unchanged (a stored column may only widen)."""
+    if source == target or source == pl.Null:
+        return True
+    if source.is_integer() and target == pl.Float64:
+        return True
+    if source.is_integer() and target.is_integer():
+        source_signed, target_signed = source.is_signed_integer(), target.is_signed_integer()
+        bits: dict[type[pl.DataType], int] = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64, pl.UInt8: 8,
+                                              pl.UInt16: 16, pl.UInt32: 32, pl.UInt64: 64}
+        source_bits, target_bits = bits[type(source)], bits[type(target)]
+        if source_signed == target_signed:
+            return target_bits >= source_bits
+        return target_signed and target_bits > source_bits
+    return source == pl.Float32 and target == pl.Float64
+
+
+def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session: NormalizedSession) -> pl.DataFrame:
+    """Cast columns the stored table already has to its dtypes, refusing any cast that could change a value.
+
+    New extra columns stay as they are (the table's schema grows).
+    """
     if stored is None:
         return frame
     casts = []
@@ -65,11 +86,10 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session_
         have = stored.get(name)
         if have is None or have == dtype:
             continue
-        try:
-            casts.append(frame[name].cast(have, strict=True))
-        except pl.exceptions.PolarsError:
+        if not _widens(dtype, have):
             raise SchemaError(table.name, f"column {name!r} is {dtype} in this session but {have} in the lake",
-                              session_id=session_id) from None
+                              session_id=session.session_id, uri=session.source_uri)
+        casts.append(frame[name].cast(have))
     return frame.with_columns(casts) if casts else frame
 
 
@@ -85,7 +105,7 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None) 
             write_deltalake(lake.table_uri(table.name), data, mode="append", schema_mode="merge" if exists else None,
                             partition_by=list(table.partition_by) or None, storage_options=options,
                             description=None if exists else table.description)
-    except OSError as exc:
+    except (OSError, DeltaError) as exc:
         raise LakeError(f"writing table {table.name} of {lake.uri} failed: {exc}") from exc
     version = lake.version(table.name)
     assert version is not None
@@ -94,12 +114,12 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None) 
 
 def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     table = TABLES["spike_times"]
-    schema = _align(empty_frame(table), stored, table, session.session_id).to_arrow().schema
+    schema = _align(empty_frame(table), stored, table, session).to_arrow().schema
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for frame in session.spike_batches():
+        for frame in session.verified_spike_batches():
             if frame.height:
-                yield from _align(frame, stored, table, session.session_id).to_arrow().cast(schema).to_batches()
+                yield from _align(frame, stored, table, session).to_arrow().cast(schema).to_batches()
 
     return schema, batches()
 
@@ -138,16 +158,21 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     before = previous.content_hashes if previous else {}
     result = WriteResult(session_id=session.session_id, rows=dict(session.row_counts))
     plan: list[tuple[Table, pa.Table | tuple[pa.Schema, Iterator[pa.RecordBatch]]]] = []
-    for name in SESSION_TABLES:  # align every changed table first: a conflict must stop all writes
+    # align every changed table before writing any: a conflict must stop all writes. The spikes go
+    # first: re-reading them from the source is what is most likely to fail.
+    for name in sorted(SESSION_TABLES, key=lambda n: n != "spike_times"):
         table = TABLES[name]
-        if before.get(name) == session.content_hashes[name] and lake.delta_table(name) is not None:
+        exists = lake.delta_table(name) is not None
+        had_no_rows = previous is None or previous.row_counts.get(name, 0) == 0
+        if exists and (before.get(name) == session.content_hashes[name]
+                       or (session.row_counts[name] == 0 and had_no_rows)):
             result.unchanged.append(name)
             continue
         stored = _stored_schema(lake, table)
         if name == "spike_times":
             plan.append((table, _spike_stream(session, stored)))
         else:
-            plan.append((table, _align(session.frame_of(name), stored, table, session.session_id).to_arrow()))
+            plan.append((table, _align(session.frame_of(name), stored, table, session).to_arrow()))
     for table, data in plan:
         if isinstance(data, tuple):  # the spikes: streamed to Parquet, committed in one transaction
             schema, batches = data

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from npc_lake.errors import SessionError
+from npc_lake.errors import SchemaError, SessionError
 from npc_lake.normalize.checks import check_intervals, check_links, check_primary_key, check_spike_batch
 from npc_lake.normalize.conform import conform, empty_frame
 from npc_lake.normalize.hashing import frame_digest, new_digest, update_spike_digest
@@ -42,9 +43,31 @@ class NormalizedSession:
                 frame = frame.sort("unit_id", "spike_time", maintain_order=True)
             yield frame
 
+    def verified_spike_batches(self) -> Iterator[pl.DataFrame]:
+        """Like :meth:`spike_batches`, raising at the end if the spikes differ from the checked first pass.
+
+        The second read of the source (to write) must give the rows that were checked and digested; a file
+        changed in between is refused instead of entering the lake unchecked.
+        """
+        digest = spike_digest(self.session_id)
+        for batch in self.spike_batches():
+            if batch.height:
+                update_spike_digest(digest, batch)
+            yield batch
+        if digest.hexdigest() != self.content_hashes["spike_times"]:
+            raise SessionError(self.session_id, "spike_times changed between the check and the write (was the "
+                               "file modified during ingest?)", uri=self.source_uri)
+
     def frame_of(self, table: str) -> pl.DataFrame:
         """The session's rows of a per-session table other than spike_times."""
         return self.tables[table]
+
+
+def spike_digest(session_id: str) -> hashlib.blake2b:
+    """A fresh digest for the spikes of ``session_id``."""
+    digest = new_digest()
+    digest.update(session_id.encode())
+    return digest
 
 
 def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
@@ -53,9 +76,8 @@ def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
     known = set(units["unit_id"].to_list())
     seen: set[str] = set()
     counts: dict[str, int] = {}
-    digest = new_digest()
+    digest = spike_digest(session.session_id)
     total = 0
-    digest.update(session.session_id.encode())
     for batch in session.spike_batches():
         counts.update(check_spike_batch(batch, known_units=known, seen_units=seen, session_id=session.session_id,
                                         uri=session.source_uri))
@@ -100,6 +122,13 @@ def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False) -> No
     """
     session_id = validate_id(bundle.session_id)
     uri = bundle.source_uri
+    try:
+        return _normalize(bundle, session_id=session_id, uri=uri, sort_spikes=sort_spikes)
+    except SchemaError as exc:
+        raise (exc if exc.uri else exc.with_uri(uri)) from None
+
+
+def _normalize(bundle: SessionBundle, *, session_id: str, uri: str, sort_spikes: bool) -> NormalizedSession:
     tables: dict[str, pl.DataFrame] = {}
     for name in SESSION_TABLES:
         if name == "spike_times":
