@@ -228,7 +228,7 @@ class NwbSource:
         def put(name: str, frame: pl.DataFrame | None) -> None:
             if frame is not None:
                 declared = nwb_tables.DECLARED.get(name)
-                tables[name] = (nwb_tables.conform(frame, declared, session_id=session_id, uri=uri)
+                tables[name] = (nwb_tables.label_session(frame, declared, session_id=session_id)
                                 if declared is not None else frame)
 
         region_ids: dict[str, np.ndarray] = {}

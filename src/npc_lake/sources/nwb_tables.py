@@ -65,42 +65,15 @@ class Described:
             pl.lit(session_id, dtype=pl.String).alias("session_id")).select("session_id", *names)
 
 
-def lossless_cast(series: pl.Series, target: pl.DataType) -> pl.Series | None:
-    """``series`` cast to ``target`` if every value survives the round trip, else ``None``."""
-    if series.dtype == target:
-        return series
-    try:
-        out = series.cast(target, strict=True)
-        back = out.cast(series.dtype, strict=True)
-    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError, pl.exceptions.SchemaError):
-        return None
-    same = back.eq_missing(series)
-    if series.dtype.is_float():
-        same = same | (back.is_nan() & series.is_nan())
-    return out if bool(same.all()) else None
+def label_session(frame: pl.DataFrame, table: Table, *, session_id: str) -> pl.DataFrame:
+    """Rename the table's aliases to their declared names and put ``session_id`` first.
 
-
-def conform(frame: pl.DataFrame, table: Table, *, session_id: str, uri: str) -> pl.DataFrame:
-    """Apply the table's aliases, cast declared columns where lossless and put ``session_id`` first."""
+    Dtypes stay as the file stores them: casting to the declared dtypes is normalize/'s job. A column the
+    file itself calls ``session_id`` is kept as ``source_session_id``.
+    """
     if "session_id" in frame.columns:
         frame = frame.rename({"session_id": "source_session_id"})
-    renames = {a: n for a, n in table.aliases.items() if a in frame.columns and n not in frame.columns}
-    frame = frame.rename(renames)
-    casts = []
-    for column in table.columns:
-        if column.name not in frame.columns or frame.schema[column.name] == column.polars_dtype:
-            continue
-        if frame.schema[column.name] == pl.Null:
-            casts.append(frame[column.name].cast(column.polars_dtype))
-            continue
-        cast = lossless_cast(frame[column.name], column.polars_dtype)
-        if cast is None:
-            warn(f"{uri}: {table.name}.{column.name} kept as {frame.schema[column.name]} "
-                 f"(not losslessly castable to {column.dtype})")
-        else:
-            casts.append(cast)
-    if casts:
-        frame = frame.with_columns(casts)
+    frame = conform_names(frame, table)
     return frame.select(pl.lit(session_id, dtype=pl.String).alias("session_id"), pl.all())
 
 
