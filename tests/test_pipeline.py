@@ -165,3 +165,20 @@ def test_missing_file_and_empty_lake_commands(tmp_path: Path) -> None:
     assert not (tmp_path / "lake").exists()
     code, out = run("sql", "SELECT count(*) AS n FROM units", "--lake", str(tmp_path / "lake"), "--format", "json")
     assert code == 0 and '"n":0' in out.replace(" ", "")
+
+
+def test_another_recording_claiming_a_session_needs_replace(nwb_files: list[Path], tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    assert run("ingest", str(nwb_files[0]), "--lake", str(lake_dir))[0] == 0
+    impostor = Path(shutil.copy(nwb_files[1], tmp_path / "impostor.nwb"))
+    with h5py.File(impostor, "r+") as f:
+        del f["general/session_id"]
+        f["general/session_id"] = nwb_files[0].stem
+    before = lake_bytes(lake_dir)
+    code, out = run("ingest", str(impostor), "--lake", str(lake_dir))
+    assert code == 1 and "--replace" in out and str(impostor) in out
+    assert lake_bytes(lake_dir) == before
+    code, out = run("ingest", "--replace", str(impostor), "--lake", str(lake_dir))
+    assert code == 0, out
+    sessions = Lake.open(lake_dir).scan("sessions").collect()
+    assert sessions["source_uri"].to_list() == [str(impostor)]

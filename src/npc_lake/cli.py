@@ -6,6 +6,7 @@ imported inside the commands so that ``npc-lake --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from npc_lake.errors import NpcLakeError
+from npc_lake.errors import NpcLakeError, plain_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +33,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NpcLakeError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {plain_message(exc)}", fg="red", err=True)
             sys.exit(1)
 
 
@@ -40,6 +41,7 @@ class _Group(click.Group):
 @click.version_option(package_name="npc-lake")
 def main() -> None:
     """npc_lake: Neuropixels sessions as Delta Lake tables, queried with SQL or Polars."""
+    os.environ.setdefault("RUST_LOG", "error")  # delta-rs/object_store warnings are noise on the terminal
 
 
 @main.command()
@@ -48,7 +50,9 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Re-read sources even when their bytes were ingested before.")
 @click.option("--sort-spikes", is_flag=True,
               help="Sort each unit's spike times instead of refusing a file whose spike times are out of order.")
-def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool) -> None:
+@click.option("--replace", is_flag=True,
+              help="Let a file replace a session ingested from another file with another NWB identifier.")
+def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool, replace: bool) -> None:
     """Ingest NWB files (SOURCES) into the lake; unchanged sessions are skipped.
 
     Each file's session replaces that session's rows only. A file that cannot be read is reported and
@@ -56,7 +60,8 @@ def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes:
     """
     from npc_lake.ui import ingest_with_progress
 
-    failures = ingest_with_progress(list(sources), lake=lake, force=force, sort_spikes=sort_spikes)
+    failures = ingest_with_progress(list(sources), lake=lake, force=force, sort_spikes=sort_spikes,
+                                    replace=replace)
     if failures:
         sys.exit(1)
 
@@ -67,7 +72,7 @@ def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
               show_default=True, help="Output format; json is one array of objects.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout (required for parquet).")
+              help="Write to this file instead of stdout (parquet needs a file or a redirected stdout).")
 def sql(query: str, lake: str | None, fmt: str, output: Path | None) -> None:
     """Run one read-only SQL QUERY (DuckDB dialect) over every lake table."""
     from npc_lake.query.duckdb import run_sql
@@ -134,17 +139,19 @@ def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite
 @click.option("--duration-s", type=click.FloatRange(min=60.0), default=600.0, show_default=True,
               help="Session duration in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int) -> None:
-    """Write synthetic Dynamic Routing sessions as NWB files into folder OUT."""
+@click.option("--overwrite", is_flag=True, help="Replace files that exist.")
+def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int, overwrite: bool) -> None:
+    """Write synthetic Dynamic Routing sessions as NWB files (SESSION_ID.nwb) into folder OUT."""
     from npc_lake.testing import write_synthetic_nwb
 
     for path in write_synthetic_nwb(out, n_sessions=n_sessions, n_units=units, duration_s=duration_s,
-                                    seed=seed):
+                                    seed=seed, overwrite=overwrite):
         click.echo(str(path))
 
 
 @main.command()
-@lake_option
+@click.option("--lake", "lake", default=None, metavar="DIR_OR_URI",
+              help="Lake to fill [default: WORKDIR/lake; the demo never touches $NPC_LAKE_URI].")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("npc_lake_demo"),
               show_default=True, help="Where the synthetic NWB files (and the lake, without --lake) go.")
 @click.option("--sessions", "n_sessions", type=click.IntRange(min=1), default=3, show_default=True)

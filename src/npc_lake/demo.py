@@ -44,7 +44,7 @@ def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_u
     handle = Lake.open(lake if lake is not None else workdir / "lake")
     console.print(Rule(f"1. synthesize {n_sessions} Dynamic Routing sessions"))
     paths = write_synthetic_nwb(workdir / "nwb", n_sessions=n_sessions, n_units=n_units, duration_s=duration_s,
-                                seed=seed)
+                                seed=seed, overwrite=True)
     for path in paths:
         console.print(f"  {path}  ({path.stat().st_size / 1e6:.1f} MB)")
     console.print(Rule(f"2. ingest into {handle.uri}"))

@@ -7,6 +7,15 @@ be caught.
 
 from __future__ import annotations
 
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def plain_message(exc: BaseException) -> str:
+    """The message of ``exc`` without terminal colour codes (delta-rs puts some in its errors)."""
+    return _ANSI.sub("", str(exc))
+
 
 class NpcLakeError(Exception):
     """Base class of every error raised on purpose by npc_lake."""

@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from npc_lake._version import __version__
-from npc_lake.errors import SourceError
+from npc_lake.errors import SessionError, SourceError
 from npc_lake.lake import Lake, WriteResult, ingest_of_source, last_ingest, write_session
-from npc_lake.normalize import normalize_session
+from npc_lake.normalize import NormalizedSession, normalize_session
 from npc_lake.schema import SCHEMA_VERSION, SessionBundle
 
 _CHUNK = 8 * 1024 * 1024
@@ -75,8 +75,23 @@ def _with_provenance(bundle: SessionBundle) -> SessionBundle:
     return bundle
 
 
+def _check_not_another_recording(lake: Lake, session: NormalizedSession) -> None:
+    """Refuse a source that claims a session already ingested from another file with another identifier."""
+    previous = last_ingest(lake, session.session_id)
+    if previous is None or previous.source_uri in (None, session.source_uri):
+        return
+    stored = (lake.scan("sessions").filter(pl.col("session_id") == session.session_id)
+              .select("identifier").collect())
+    new = session.frame_of("sessions")["identifier"][0]
+    old = stored["identifier"][0] if stored.height else None
+    if old is not None and new is not None and old != new:
+        raise SessionError(session.session_id, f"the lake holds this session from {previous.source_uri} "
+                           f"(identifier {old!r}), and this file has identifier {new!r}; pass --replace "
+                           "(replace=True) if it should replace that recording", uri=session.source_uri)
+
+
 def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, session_id: str | None = None,
-           force: bool = False, sort_spikes: bool = False) -> IngestOutcome:
+           force: bool = False, sort_spikes: bool = False, replace: bool = False) -> IngestOutcome:
     """Ingest one source into the lake.
 
     Parameters
@@ -91,6 +106,9 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
         Read and compare the source even if a source with the same bytes was ingested already.
     sort_spikes
         Sort spike times per unit instead of refusing a source whose spike times are out of order.
+    replace
+        Let this source replace a session that was ingested from another file with another NWB
+        identifier (without it, such a clash of session ids is refused).
 
     Returns
     -------
@@ -117,6 +135,8 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     bundle = read_source(uri, session_id=session_id)
     bundle.source_hash = digest
     normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes)
+    if not replace:
+        _check_not_another_recording(lake, normalized)
     result = write_session(normalized, lake=lake)
     return IngestOutcome(source_uri=uri, session_id=normalized.session_id,
                          status="written" if result.changed else "unchanged", write=result,

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from npc_lake.errors import NpcLakeError
+from npc_lake.errors import NpcLakeError, plain_message
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False,
-                         sort_spikes: bool = False) -> list[tuple[str, str]]:
+                         sort_spikes: bool = False, replace: bool = False) -> list[tuple[str, str]]:
     """Ingest ``sources`` one after another with a progress bar and one line per file.
 
     Returns
@@ -33,17 +34,18 @@ def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = 
     failures: list[tuple[str, str]] = []
     columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
-    with Progress(*columns, console=err_console, transient=True, disable=len(sources) < 2) as progress:
+    with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("", total=len(sources))
         for source in sources:
             progress.update(task, description=Path(source).name)
             try:
-                outcome = ingest(source, lake=handle, force=force, sort_spikes=sort_spikes)
+                outcome = ingest(source, lake=handle, force=force, sort_spikes=sort_spikes, replace=replace)
             except NpcLakeError as exc:
-                failures.append((source, str(exc)))
-                progress.console.print(f"[red]failed[/] {exc}")
+                message = plain_message(exc)
+                failures.append((source, message))
+                progress.console.print(f"[red]failed[/] {escape(message)}")
             else:
-                progress.console.print(outcome.summary())
+                progress.console.print(escape(outcome.summary()))
             progress.advance(task)
     ok = len(sources) - len(failures)
     err_console.print(f"{ok} of {len(sources)} sources ingested into {handle.uri}"
@@ -88,20 +90,17 @@ def write_frame(frame: pl.DataFrame, *, fmt: str, output: Path | None = None) ->
 
 
 def print_tables(*, lake: str | None) -> None:
-    """Print each lake table with rows, sessions and Delta version."""
+    """Print each lake table with rows, sessions, Delta version and size (from the Delta logs alone)."""
     from npc_lake.lake import Lake
 
     handle = Lake.open(lake)
     out = RichTable(title=f"tables in {handle.uri}")
-    for column in ("table", "rows", "sessions", "version"):
+    for column in ("table", "rows", "sessions", "version", "size"):
         out.add_column(column, justify="left" if column == "table" else "right")
     for name in handle.table_names():
-        scan = handle.scan(name)
-        has_sessions = "session_id" in scan.collect_schema()
-        stats = scan.select(pl.len().alias("rows"),
-                            *( [pl.col("session_id").n_unique().alias("sessions")] if has_sessions else [])).collect()
-        out.add_row(name, f"{stats['rows'][0]:,}", f"{stats['sessions'][0]:,}" if has_sessions else "",
-                    str(handle.version(name)))
+        rows, sessions, version, size = handle.file_stats(name)
+        out.add_row(name, f"{rows:,}", "" if sessions is None else f"{sessions:,}", str(version),
+                    f"{size / 1e6:,.1f} MB")
     console.print(out)
 
 

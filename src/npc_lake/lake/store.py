@@ -146,6 +146,22 @@ class Lake:
         table = self.delta_table(name)
         return None if table is None else table.version()
 
+    def file_stats(self, name: str) -> tuple[int, int | None, int | None, int]:
+        """Rows, sessions (``None`` if the table is not partitioned by session), version and bytes of table
+        ``name``, read from the Delta log only (no data file is opened)."""
+        table = self.delta_table(name)
+        if table is None:
+            return 0, 0, None, 0
+        actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
+        if actions.height and actions["num_records"].null_count() == 0:
+            rows = int(actions["num_records"].sum())
+        else:  # a file written without statistics: count its rows
+            rows = int(self.scan(name).select(pl.len()).collect().item())
+        sessions = (actions["partition.session_id"].n_unique() if "partition.session_id" in actions.columns
+                    else None)
+        size = int(actions["size_bytes"].sum()) if actions.height else 0
+        return rows, sessions, table.version(), size
+
     def schema(self, name: str) -> pa.Schema | None:
         """Arrow schema of the stored table (declared plus extra columns)."""
         table = self.delta_table(name)

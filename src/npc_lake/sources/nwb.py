@@ -126,6 +126,12 @@ def _session_id(file: Any, explicit: str | None) -> str:
         raise SourceError(uri, f"session_start_time {start_text!r} is missing or not an ISO 8601 time")
     if explicit is not None:
         return validate_id(explicit)
+    own = meta["nwb_session_id"]
+    if own:
+        try:
+            validate_id(own)
+        except InvalidIdError as exc:
+            warn(f"{uri}: the file's session_id is not usable ({exc}); deriving one from subject and date")
     try:
         return validate_id(derive_session_id(
             session_id=meta["nwb_session_id"], subject_id=meta["subject_id"], session_start_time=local_start,

@@ -10,7 +10,7 @@ from npc_lake.testing.synth import synth_session
 
 def write_synthetic_nwb(out: str | os.PathLike[str], *, n_sessions: int = 1, n_units: int = 300,
                         duration_s: float = 600.0, seed: int = 0, first_index: int = 0,
-                        overwrite: bool = True) -> list[Path]:
+                        overwrite: bool = False) -> list[Path]:
     """Write ``n_sessions`` synthetic DR sessions as ``<session_id>.nwb`` files into folder ``out``.
 
     Parameters
