@@ -77,7 +77,7 @@ def _with_provenance(bundle: SessionBundle) -> SessionBundle:
 
 def _check_not_another_recording(lake: Lake, session: NormalizedSession) -> None:
     """Refuse a source that claims a session already ingested from another file with another identifier."""
-    previous = last_ingest(lake, session.session_id)
+    previous = last_ingest(session.session_id, lake=lake)
     if previous is None or previous.source_uri in (None, session.source_uri):
         return
     stored = (lake.scan("sessions").filter(pl.col("session_id") == session.session_id)
@@ -126,9 +126,9 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     uri = str(Path(uri).resolve())
     digest = file_digest(uri) if Path(uri).is_file() else None
     if digest and not force and session_id is None:
-        seen = ingest_of_source(lake, digest)
+        seen = ingest_of_source(digest, lake=lake)
         if (seen is not None and seen.npc_lake_version == __version__ and seen.schema_version == SCHEMA_VERSION):
-            latest = last_ingest(lake, seen.session_id)
+            latest = last_ingest(seen.session_id, lake=lake)
             if latest is not None and latest.ingest_id == seen.ingest_id:
                 return IngestOutcome(source_uri=uri, session_id=seen.session_id, status="unchanged",
                                      rows=dict(seen.row_counts))

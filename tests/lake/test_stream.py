@@ -20,12 +20,16 @@ def batches(session_id: str, n_batches: int, rows: int, seed: int) -> tuple[pa.S
     return tables[0].schema, [b for t in tables for b in t.to_batches()]
 
 
+def write(lake: Lake, **options: object) -> int:
+    return write_partition_stream(lake, table_name="spike_times", **options)  # type: ignore[arg-type]
+
+
 def test_stream_rolls_files_records_stats_and_replaces_one_partition(tmp_path: Path) -> None:
     lake = Lake.open(tmp_path / "lake")
     schema, first = batches("600001_2024-01-02", 5, 1000, seed=1)
-    write_partition_stream(lake, "spike_times", "600001_2024-01-02", iter(first), schema, rows_per_file=2000)
+    write(lake, session_id="600001_2024-01-02", batches=iter(first), schema=schema, rows_per_file=2000)
     schema, other = batches("600002_2024-01-03", 2, 500, seed=2)
-    write_partition_stream(lake, "spike_times", "600002_2024-01-03", iter(other), schema)
+    write(lake, session_id="600002_2024-01-03", batches=iter(other), schema=schema)
     table = lake.delta_table("spike_times")
     assert table is not None
     assert len(table.file_uris()) == 3 + 1  # 5000 rows at 2000 per file, plus the other session's file
@@ -35,7 +39,7 @@ def test_stream_rolls_files_records_stats_and_replaces_one_partition(tmp_path: P
     assert all(0 <= s["minValues"]["spike_time"] <= s["maxValues"]["spike_time"] <= 100 for s in stats)
     # replace the first session with fewer rows: the other session is untouched, old files are not read
     schema, again = batches("600001_2024-01-02", 1, 10, seed=3)
-    version = write_partition_stream(lake, "spike_times", "600001_2024-01-02", iter(again), schema)
+    version = write(lake, session_id="600001_2024-01-02", batches=iter(again), schema=schema)
     assert version == 2
     counts = lake.scan("spike_times").group_by("session_id").len().sort("session_id").collect()
     assert counts["len"].to_list() == [10, 1000]

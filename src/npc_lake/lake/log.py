@@ -55,11 +55,11 @@ def _latest(frame: pl.DataFrame) -> IngestRecord | None:
     return IngestRecord.from_row(frame.sort("ingested_at").row(-1, named=True))
 
 
-def last_ingest(lake: Lake, session_id: str) -> IngestRecord | None:
+def last_ingest(session_id: str, *, lake: Lake) -> IngestRecord | None:
     """The latest ingest that wrote ``session_id``, or ``None``."""
     return _latest(lake.scan("ingest_log").filter(pl.col("session_id") == session_id).collect())
 
 
-def ingest_of_source(lake: Lake, source_hash: str) -> IngestRecord | None:
+def ingest_of_source(source_hash: str, *, lake: Lake) -> IngestRecord | None:
     """The latest ingest of a source with digest ``source_hash``, or ``None``."""
     return _latest(lake.scan("ingest_log").filter(pl.col("source_hash") == source_hash).collect())

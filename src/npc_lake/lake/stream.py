@@ -115,8 +115,8 @@ def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, file
     return actions
 
 
-def write_partition_stream(lake: Lake, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
-                           schema: pa.Schema, *, description: str | None = None,
+def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
+                           schema: pa.Schema, description: str | None = None,
                            rows_per_file: int = ROWS_PER_FILE) -> int:
     """Replace the ``session_id`` partition of ``table_name`` with ``batches``, in one commit.
 

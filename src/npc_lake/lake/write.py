@@ -154,7 +154,7 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     """
     lake = Lake.open(lake)
     _check_unit_ids_are_new(lake, session)
-    previous = last_ingest(lake, session.session_id)
+    previous = last_ingest(session.session_id, lake=lake)
     before = previous.content_hashes if previous else {}
     result = WriteResult(session_id=session.session_id, rows=dict(session.row_counts))
     plan: list[tuple[Table, pa.Table | tuple[pa.Schema, Iterator[pa.RecordBatch]]]] = []
@@ -176,8 +176,9 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     for table, data in plan:
         if isinstance(data, tuple):  # the spikes: streamed to Parquet, committed in one transaction
             schema, batches = data
-            result.versions[table.name] = write_partition_stream(lake, table.name, session.session_id, batches,
-                                                                 schema, description=table.description)
+            result.versions[table.name] = write_partition_stream(
+                lake, table_name=table.name, session_id=session.session_id, batches=batches, schema=schema,
+                description=table.description)
         else:
             result.versions[table.name] = _write(lake, table, data, session_id=session.session_id)
         result.written.append(table.name)
