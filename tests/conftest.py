@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,14 @@ def realdata_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path} (set NPC_LAKE_REALDATA)")
     return path
+
+
+def lake_bytes(root: Path) -> dict[str, str]:
+    """Digest of every file under a lake folder (empty if it does not exist): "byte for byte unchanged"."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def tiny_bundle(session_id: str = "600001_2024-01-02", *, n_units: int = 3, spikes_per_unit: int = 50,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +17,8 @@ from npc_lake.export.nwbfile import write_nwbfile
 from npc_lake.lake import Lake
 from npc_lake.schema import SESSION_TABLES
 from npc_lake.testing import synth_session, write_synthetic_nwb
+
+from conftest import lake_bytes
 
 SIZE = {"n_units": 16, "duration_s": 240.0, "seed": 11}
 
@@ -35,11 +36,6 @@ def run(*args: str) -> tuple[int, str]:
 def state(lake: Lake) -> dict[str, tuple[int | None, int]]:
     return {name: (lake.version(name), lake.scan(name).select(pl.len()).collect().item())
             for name in (*SESSION_TABLES, "ingest_log")}
-
-
-def lake_bytes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def session_rows(lake: Lake, table: str, session_id: str) -> pl.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -18,19 +17,12 @@ from npc_lake.errors import SessionError
 from npc_lake.lake import Lake
 from npc_lake.pipeline import ingest
 
-from conftest import REALDATA
+from conftest import REALDATA, lake_bytes
 
 pytestmark = pytest.mark.realdata
 
 FILES = sorted((REALDATA / "nwb").glob("*/*.nwb")) if (REALDATA / "nwb").is_dir() else []
 UNSORTED = "dandi-cli"  # the Janelia files on DANDI store each unit's spikes out of time order
-
-
-def lake_bytes(root: Path) -> dict[str, str]:
-    if not root.exists():
-        return {}
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

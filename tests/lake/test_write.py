@@ -10,7 +10,7 @@ from npc_lake.lake import Lake, read_log, write_session
 from npc_lake.normalize import normalize_session
 from npc_lake.schema import SESSION_TABLES
 
-from conftest import tiny_bundle
+from conftest import lake_bytes, tiny_bundle
 
 
 def versions(lake: Lake) -> dict[str, int | None]:
@@ -76,10 +76,6 @@ def test_unit_ids_must_be_unique_across_sessions(tmp_path: Path) -> None:
     assert versions(lake) == before
 
 
-def lake_files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_extra_column_may_only_widen(tmp_path: Path) -> None:
     lake = Lake.open(tmp_path / "lake")
     text = tiny_bundle("600001_2024-01-02")
@@ -116,10 +112,10 @@ def test_source_changing_between_check_and_write_is_refused(tmp_path: Path) -> N
             yield batch.with_columns(pl.col("spike_time") + 1.0)  # the file was rewritten meanwhile
 
     bundle.spike_batches = changing
-    before = lake_files(tmp_path / "lake")
+    before = lake_bytes(tmp_path / "lake")
     with pytest.raises(SessionError, match="changed between the check and the write"):
         write_session(session, lake=lake)
-    assert lake_files(tmp_path / "lake") == before
+    assert lake_bytes(tmp_path / "lake") == before
 
 
 def test_failed_spike_stream_leaves_no_files(tmp_path: Path) -> None:
@@ -135,4 +131,4 @@ def test_failed_spike_stream_leaves_no_files(tmp_path: Path) -> None:
     bundle.spike_batches = failing
     with pytest.raises(LakeError, match="disk went away"):
         write_session(session, lake=Lake.open(tmp_path / "lake"))
-    assert lake_files(tmp_path / "lake") == {}
+    assert lake_bytes(tmp_path / "lake") == {}
