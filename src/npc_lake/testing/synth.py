@@ -198,15 +198,15 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
     session_id = who.session_id
     epochs = _epochs(stream(seed, index, u.EPOCHS), duration_s)
     task_start, task_stop = next((a, b) for name, a, b, *_ in epochs if name == "DynamicRouting1")
-    task = synth_task(stream(seed, index, u.TASK), session_id, task_start, task_stop)
-    rf, vis_rf, aud_rf = synth_rf_mapping(stream(seed, index, u.RF_MAPPING), session_id,
-                                          [(a, b) for name, a, b, *_ in epochs if name == "RFMapping"])
+    task = synth_task(stream(seed, index, u.TASK), session_id=session_id, start=task_start, stop=task_stop)
+    rf, vis_rf, aud_rf = synth_rf_mapping(stream(seed, index, u.RF_MAPPING), session_id=session_id,
+                                          windows=[(a, b) for name, a, b, *_ in epochs if name == "RFMapping"])
     vis_onsets = np.sort(np.concatenate([task.vis_onsets, vis_rf]))
     aud_onsets = np.sort(np.concatenate([task.aud_onsets, aud_rf]))
     probe_rng = stream(seed, index, u.PROBES)
-    probes = synth_probes(probe_rng, session_id, n_probes or int(probe_rng.integers(5, 7)))
-    units, plan = synth_units(stream(seed, index, u.UNITS), session_id, probes, n_units, duration_s,
-                              vis_onsets, aud_onsets)
+    probes = synth_probes(probe_rng, session_id=session_id, n_probes=n_probes or int(probe_rng.integers(5, 7)))
+    units, plan = synth_units(stream(seed, index, u.UNITS), session_id=session_id, probes=probes, n_units=n_units,
+                              duration=duration_s, vis_onsets=vis_onsets, aud_onsets=aud_onsets)
     rng = stream(seed, index, u.IDENTITY, 1)
     start = who.start_utc
     digest = hashlib.blake2b(f"npc_lake synthetic DR {seed} {index}".encode(), digest_size=16).digest()

@@ -73,7 +73,7 @@ def _response_probability(stim: str, modality: str, instruction: bool, index_in_
     return 0.06
 
 
-def synth_task(rng: np.random.Generator, session_id: str, start: float, stop: float) -> Task:
+def synth_task(rng: np.random.Generator, *, session_id: str, start: float, stop: float) -> Task:
     """Trials of a DynamicRouting1 epoch running from ``start`` to ``stop`` (s).
 
     Parameters
@@ -163,7 +163,7 @@ def synth_task(rng: np.random.Generator, session_id: str, start: float, stop: fl
     rewards = trials["reward_time"].to_numpy()
     return Task(
         trials=trials,
-        performance=performance(session_id, trials),
+        performance=performance(session_id, trials=trials),
         lick_times=np.sort(np.asarray(licks, dtype=np.float64)),
         reward_times=rewards[~np.isnan(rewards)],
         vis_onsets=stim_start[np.isin(stim_name, ["vis1", "vis2"])],
@@ -205,7 +205,7 @@ def _trials_frame(session_id: str, col: dict[str, list[Any]]) -> pl.DataFrame:
     return frame(TRIALS, columns, n)
 
 
-def performance(session_id: str, trials: pl.DataFrame) -> pl.DataFrame:
+def performance(session_id: str, *, trials: pl.DataFrame) -> pl.DataFrame:
     """One ``performance`` intervals row per block, computed from a trials frame.
 
     Rates count the trials that are scored (instruction trials are not); d' values clip rates to
@@ -244,7 +244,7 @@ def performance(session_id: str, trials: pl.DataFrame) -> pl.DataFrame:
                              "interval_index": np.arange(n), **rows}, n)
 
 
-def synth_rf_mapping(rng: np.random.Generator, session_id: str,
+def synth_rf_mapping(rng: np.random.Generator, *, session_id: str,
                      windows: Sequence[tuple[float, float]]) -> tuple[pl.DataFrame, FloatArray, FloatArray]:
     """``VisRFMapping`` and ``AudRFMapping`` intervals filling the RFMapping epochs ``windows``.
 

@@ -60,7 +60,7 @@ class Probes:
     letters: tuple[str, ...]
 
 
-def synth_probes(rng: np.random.Generator, session_id: str, n_probes: int) -> Probes:
+def synth_probes(rng: np.random.Generator, *, session_id: str, n_probes: int) -> Probes:
     """``n_probes`` Neuropixels 1.0 insertions (letters drawn from A–F) with 384 channels each."""
     letters = tuple(sorted(rng.choice(list(PROBES), size=n_probes, replace=False).tolist()))
     channel = np.arange(N_CHANNELS)
@@ -112,7 +112,7 @@ class SpikePlan:
     amplitude: FloatArray
 
 
-def synth_units(rng: np.random.Generator, session_id: str, probes: Probes, n_units: int, duration: float,
+def synth_units(rng: np.random.Generator, *, session_id: str, probes: Probes, n_units: int, duration: float,
                 vis_onsets: FloatArray, aud_onsets: FloatArray) -> tuple[pl.DataFrame, SpikePlan]:
     """The units table and the plan from which their spike trains are drawn."""
     el = probes.electrodes
@@ -245,7 +245,7 @@ def batch_bounds(plan: SpikePlan) -> list[tuple[int, int]]:
     return bounds
 
 
-def spike_batch(plan: SpikePlan, lo: int, hi: int, *, session_id: str, duration: float, seed: int, index: int,
+def spike_batch(plan: SpikePlan, *, lo: int, hi: int, session_id: str, duration: float, seed: int, index: int,
                 batch: int, onsets: Sequence[FloatArray]) -> pl.DataFrame:
     """Spikes of units ``lo:hi`` (units-table order), sorted by time within each unit.
 
@@ -300,7 +300,7 @@ def spike_batches(plan: SpikePlan, *, session_id: str, duration: float, seed: in
     """Every batch of the session's spikes, in units-table order (see :func:`spike_batch`)."""
     onsets = (np.empty(0), vis_onsets, aud_onsets)
     for batch, (lo, hi) in enumerate(batch_bounds(plan)):
-        yield spike_batch(plan, lo, hi, session_id=session_id, duration=duration, seed=seed, index=index,
+        yield spike_batch(plan, lo=lo, hi=hi, session_id=session_id, duration=duration, seed=seed, index=index,
                           batch=batch, onsets=onsets)
 
 
