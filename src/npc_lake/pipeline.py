@@ -123,7 +123,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     uri = os.fspath(source)
     if not Path(uri).exists():
         raise SourceError(uri, "no such file or folder")
-    uri = str(Path(uri).resolve())
+    uri = os.path.abspath(uri)  # absolute, but through the links the user named
     digest = file_digest(uri) if Path(uri).is_file() else None
     if digest and not force and session_id is None:
         seen = ingest_of_source(digest, lake=lake)
