@@ -161,8 +161,3 @@ class Lake:
                     else None)
         size = int(actions["size_bytes"].sum()) if actions.height else 0
         return rows, sessions, table.version(), size
-
-    def schema(self, name: str) -> pa.Schema | None:
-        """Arrow schema of the stored table (declared plus extra columns)."""
-        table = self.delta_table(name)
-        return None if table is None else pa.schema(table.schema().to_arrow())

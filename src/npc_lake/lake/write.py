@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
 from npc_lake._version import __version__
@@ -48,11 +48,10 @@ class WriteResult:
         return bool(self.written)
 
 
-def _stored_schema(lake: Lake, table: Table) -> pl.Schema | None:
-    stored = lake.schema(table.name)
-    if stored is None:
+def _stored_schema(delta: DeltaTable | None) -> pl.Schema | None:
+    if delta is None:
         return None
-    empty = pl.from_arrow(stored.empty_table())
+    empty = pl.from_arrow(pa.schema(delta.schema().to_arrow()).empty_table())
     assert isinstance(empty, pl.DataFrame)
     return empty.schema
 
@@ -93,8 +92,7 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session:
     return frame.with_columns(casts) if casts else frame
 
 
-def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None) -> int:
-    exists = lake.delta_table(table.name) is not None
+def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, exists: bool) -> int:
     options = lake.storage_options or None
     try:
         if table.per_session and exists:
@@ -160,15 +158,16 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     plan: list[tuple[Table, pa.Table | tuple[pa.Schema, Iterator[pa.RecordBatch]]]] = []
     # align every changed table before writing any: a conflict must stop all writes. The spikes go
     # first: re-reading them from the source is what is most likely to fail.
+    opened = {name: lake.delta_table(name) for name in SESSION_TABLES}  # each Delta log read once
     for name in sorted(SESSION_TABLES, key=lambda n: n != "spike_times"):
         table = TABLES[name]
-        exists = lake.delta_table(name) is not None
+        exists = opened[name] is not None
         had_no_rows = previous is None or previous.row_counts.get(name, 0) == 0
         if exists and (before.get(name) == session.content_hashes[name]
                        or (session.row_counts[name] == 0 and had_no_rows)):
             result.unchanged.append(name)
             continue
-        stored = _stored_schema(lake, table)
+        stored = _stored_schema(opened[name])
         if name == "spike_times":
             plan.append((table, _spike_stream(session, stored)))
         else:
@@ -180,14 +179,15 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
                 lake, table_name=table.name, session_id=session.session_id, batches=batches, schema=schema,
                 description=table.description)
         else:
-            result.versions[table.name] = _write(lake, table, data, session_id=session.session_id)
+            result.versions[table.name] = _write(lake, table, data, session_id=session.session_id,
+                                                 exists=opened[table.name] is not None)
         result.written.append(table.name)
     if not result.written:
         return result
     for name in result.unchanged:
-        version = lake.version(name)
-        assert version is not None
-        result.versions[name] = version
+        delta = opened[name]
+        assert delta is not None
+        result.versions[name] = delta.version()
     result.ingest_id = str(uuid.uuid4())
     names = list(SESSION_TABLES)
     log_row = pl.DataFrame({
@@ -205,5 +205,6 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
         "row_counts": [[session.row_counts[n] for n in names]],
     })
     log_table = TABLES["ingest_log"]
-    _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None)
+    _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None,
+           exists=lake.delta_table("ingest_log") is not None)
     return result
