@@ -124,12 +124,34 @@ def sessions(lake: str | None) -> None:
               help="NWB file to write [default: SESSION_ID.nwb].")
 @lake_option
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
-def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool) -> None:
-    """Write session SESSION_ID from the lake's rows to an NWB file."""
+@click.option("--no-validate", is_flag=True, help="Skip the nwbinspector check of the written file.")
+def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, no_validate: bool) -> None:
+    """Write session SESSION_ID from the lake's rows to an NWB file, then check it with nwbinspector.
+
+    Exits with status 1 if the written file has a CRITICAL, PYNWB_VALIDATION or ERROR finding.
+    """
     from npc_lake.export.session import export_nwb as export
 
     path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, overwrite=overwrite)
     click.echo(f"{session_id}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if not no_validate:
+        from npc_lake.export.validate import validate_nwb
+
+        report = validate_nwb(path)
+        click.echo(report.summary())
+        if not report.ok:
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="List suggestions too, not only violations and worse.")
+def validate(files: tuple[Path, ...], show_all: bool) -> None:
+    """Check NWB FILES with nwbinspector's DANDI configuration; exit 1 if any has a CRITICAL finding or worse."""
+    from npc_lake.ui import print_validation
+
+    if not all(print_validation(path, show_all=show_all) for path in files):
+        sys.exit(1)
 
 
 @main.command()

@@ -147,3 +147,17 @@ def print_sessions(*, lake: str | None) -> None:
 
     frame = run_sql(read_sql("sessions_overview.sql"), lake=lake)
     write_frame(frame, fmt="table")
+
+
+def print_validation(path: Path, *, show_all: bool = False) -> bool:
+    """Print nwbinspector's findings for ``path`` by importance; return whether the file is ok for DANDI."""
+    from npc_lake.export.validate import validate_nwb
+
+    report = validate_nwb(path)
+    shown = [f for f in report.findings if show_all or f.importance != "BEST_PRACTICE_SUGGESTION"]
+    for finding in shown:
+        style = "red" if finding.importance in ("ERROR", "PYNWB_VALIDATION", "CRITICAL") else "yellow"
+        console.print(f"[{style}]{finding.importance}[/] {escape(finding.check)} ({escape(finding.location)}): "
+                      f"{escape(finding.message.strip().splitlines()[0] if finding.message.strip() else '')}")
+    console.print(escape(report.summary()))
+    return report.ok
