@@ -16,10 +16,12 @@ from npc_lake._version import __version__
 from npc_lake.errors import NpcLakeError
 
 if TYPE_CHECKING:
+    from npc_lake.export.session import export_nwb
     from npc_lake.lake import Lake
     from npc_lake.pipeline import ingest
     from npc_lake.query.duckdb import connect, run_sql
     from npc_lake.query.polars import scan
+    from npc_lake.session import Session, get_sessions
 
 _LAZY = {
     "connect": "npc_lake.query.duckdb",
@@ -27,6 +29,9 @@ _LAZY = {
     "scan": "npc_lake.query.polars",
     "ingest": "npc_lake.pipeline",
     "Lake": "npc_lake.lake",
+    "Session": "npc_lake.session",
+    "get_sessions": "npc_lake.session",
+    "export_nwb": "npc_lake.export.session",
 }
 
 
@@ -38,4 +43,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'npc_lake' has no attribute {name!r}")
 
 
-__all__ = ["Lake", "NpcLakeError", "__version__", "connect", "ingest", "run_sql", "scan"]
+__all__ = ["Lake", "NpcLakeError", "Session", "__version__", "connect", "export_nwb", "get_sessions", "ingest",
+           "run_sql", "scan"]

@@ -124,15 +124,18 @@ def sessions(lake: str | None) -> None:
               help="NWB file to write [default: SESSION_ID.nwb].")
 @lake_option
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--as-of", type=click.IntRange(min=0), default=None, metavar="LOG_VERSION",
+              help="Export the session as it was at this version of the ingest log (see the ingest_log table).")
 @click.option("--no-validate", is_flag=True, help="Skip the nwbinspector check of the written file.")
-def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, no_validate: bool) -> None:
+def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, as_of: int | None,
+               no_validate: bool) -> None:
     """Write session SESSION_ID from the lake's rows to an NWB file, then check it with nwbinspector.
 
     Exits with status 1 if the written file has a CRITICAL, PYNWB_VALIDATION or ERROR finding.
     """
     from npc_lake.export.session import export_nwb as export
 
-    path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, overwrite=overwrite)
+    path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, as_of=as_of, overwrite=overwrite)
     click.echo(f"{session_id}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if not no_validate:
         from npc_lake.export.validate import validate_nwb

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -27,12 +27,12 @@ from hdmf.common import VectorData, VectorIndex
 
 from npc_lake.errors import SessionError
 from npc_lake.schema import SessionBundle, get_table
+from npc_lake.schema.conventions import default_column_description, default_table_description
+
+T = TypeVar("T")
 
 #: Datasets with at least this many elements are written gzip-compressed and chunked.
 COMPRESS_MIN_ELEMENTS = 10_000
-
-#: Description written for a column that neither schema/ nor the source described.
-NO_DESCRIPTION = "Column carried over from the source; no description was recorded."
 
 
 def compressed(data: np.ndarray[Any, Any] | list[Any]) -> Any:
@@ -42,11 +42,27 @@ def compressed(data: np.ndarray[Any, Any] | list[Any]) -> Any:
     return data
 
 
-class Descriptions:
-    """Column and table descriptions of one lake table.
+def construct(cls: type[T], **kwargs: Any) -> T:
+    """Create an hdmf container as pynwb's reader does (construct mode), so a ``:`` in its name is kept.
 
-    Declared columns take their description from ``schema/``; extras take the one the source gave
-    (the ``column_descriptions`` table), preferring the row of the same source table.
+    pynwb refuses ``:`` in the names of new objects, but HDF5 allows it, pynwb reads such files, and
+    published files name electrode groups e.g. ``'H-129: 64'``. ``/`` is refused by :func:`check_name`
+    before this is called. See :mod:`npc_lake.schema.conventions`.
+    """
+    if ":" not in str(kwargs.get("name", "")):
+        return cls(**kwargs)
+    obj = cls.__new__(cls, in_construct_mode=True)  # type: ignore[call-arg]
+    obj.__init__(**kwargs)  # type: ignore[misc]
+    obj._in_construct_mode = False  # type: ignore[attr-defined]
+    return obj
+
+
+class Descriptions:
+    """Column and table descriptions of one lake table, as the writer gives them.
+
+    The description the source recorded for the same source table (``column_descriptions``) wins;
+    without one, the fallback of :mod:`npc_lake.schema.conventions` (the schema's declaration, else
+    :data:`~npc_lake.schema.conventions.NO_DESCRIPTION`), which the reader never records back.
 
     Parameters
     ----------
@@ -59,27 +75,26 @@ class Descriptions:
     def __init__(self, bundle: SessionBundle, table_name: str) -> None:
         self.table = get_table(table_name)
         self._by_source: dict[tuple[str, str], str] = {}
-        self._any_source: dict[str, str] = {}
         frame = bundle.table("column_descriptions")
         if frame is not None and frame.height:
             rows = frame.filter(pl.col("table_name") == table_name, pl.col("description").is_not_null())
             for source, column, text in rows.select("source_name", "column_name", "description").iter_rows():
-                if not text:
-                    continue
-                self._by_source.setdefault((source, column), text)
-                self._any_source.setdefault(column, text)
+                if text:
+                    self._by_source.setdefault((source, column), text)
+
+    def recorded(self, name: str, *, source_name: str | None = None) -> bool:
+        """Whether the source recorded a description of column ``name`` (so the source had the column)."""
+        return (source_name or self.table.name, name) in self._by_source
 
     def column(self, name: str, *, source_name: str | None = None) -> str:
-        """Description of column ``name`` (of source table ``source_name``, for extras)."""
-        if self.table.has_column(name):
-            return self.table.column(name).description
-        if source_name is not None and (source_name, name) in self._by_source:
-            return self._by_source[(source_name, name)]
-        return self._any_source.get(name, NO_DESCRIPTION)
+        """Description of column ``name`` of source table ``source_name`` (default: the lake table's name)."""
+        recorded = self._by_source.get((source_name or self.table.name, name))
+        return recorded if recorded is not None else default_column_description(self.table, name)
 
-    def table_description(self, source_name: str, default: str) -> str:
-        """Description of the source table ``source_name`` itself (``column_name == ""``), else ``default``."""
-        return self._by_source.get((source_name, ""), default)
+    def table_description(self, source_name: str) -> str:
+        """Description of the source table ``source_name`` itself (``column_name == ""``)."""
+        recorded = self._by_source.get((source_name, ""))
+        return recorded if recorded is not None else default_table_description(self.table.name, source_name)
 
 
 def _scalar_values(series: pl.Series) -> np.ndarray[Any, Any] | list[Any] | None:
@@ -137,7 +152,8 @@ def index_array(lengths: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return ends
 
 
-def column_data(series: pl.Series, *, name: str, description: str) -> list[VectorData] | None:
+def column_data(series: pl.Series, *, name: str, description: str,
+                keep_empty: bool = False) -> list[VectorData] | None:
     """hdmf columns (``[data]`` or ``[data, index]``) for one polars column; ``None`` to leave it out.
 
     Parameters
@@ -148,7 +164,12 @@ def column_data(series: pl.Series, *, name: str, description: str) -> list[Vecto
         Column name in the NWB table.
     description
         Column description.
+    keep_empty
+        Write an all-null text column as ``""`` values (how the reader got its nulls) instead of
+        leaving it out: for columns the source had.
     """
+    if series.len() and keep_empty and series.null_count() == series.len() and series.dtype == pl.String:
+        return [VectorData(name=name, description=description, data=[""] * series.len())]
     if series.len() == 0 or series.null_count() == series.len():
         return None
     if isinstance(series.dtype, pl.List | pl.Array):
@@ -187,7 +208,8 @@ def table_columns(frame: pl.DataFrame, *, names: Iterable[str], descriptions: De
         nwb_name = rename.get(name, name)
         check_name(nwb_name, what="column")
         converted = column_data(frame[name], name=nwb_name,
-                                description=descriptions.column(name, source_name=source_name))
+                                description=descriptions.column(name, source_name=source_name),
+                                keep_empty=descriptions.recorded(name, source_name=source_name))
         if converted:
             out.extend(converted)
     return out

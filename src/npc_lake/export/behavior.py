@@ -44,7 +44,8 @@ _MODULE_DESCRIPTIONS = {
 _Container = type[BehavioralEvents] | type[BehavioralTimeSeries]
 
 
-def _module(nwbfile: NWBFile, name: str) -> ProcessingModule:
+def processing_module(nwbfile: NWBFile, name: str) -> ProcessingModule:
+    """The processing module ``name`` of ``nwbfile``, created (with a stock description) when missing."""
     if name not in nwbfile.processing:
         description = _MODULE_DESCRIPTIONS.get(name, f"Processed data: {name}.")
         nwbfile.create_processing_module(name=name, description=description)
@@ -80,14 +81,14 @@ def place(nwbfile: NWBFile, series: TimeSeries, nwb_path: str | None, kind: _Con
     elif len(parts) == 2 and parts[0] == "acquisition":
         _container(nwbfile.acquisition, nwbfile.add_acquisition, kind, parts[1], session_id).add_timeseries(series)
     elif len(parts) == 2 and parts[0] == "processing":
-        _module(nwbfile, parts[1]).add(series)
+        processing_module(nwbfile, parts[1]).add(series)
     elif len(parts) == 3 and parts[0] == "processing":
-        module = _module(nwbfile, parts[1])
+        module = processing_module(nwbfile, parts[1])
         _container(module.data_interfaces, module.add, kind, parts[2], session_id).add_timeseries(series)
     elif parts == ["stimulus"]:
         nwbfile.add_stimulus(series)
     else:
-        module = _module(nwbfile, "behavior")
+        module = processing_module(nwbfile, "behavior")
         _container(module.data_interfaces, module.add, kind, kind.__name__, session_id).add_timeseries(series)
 
 

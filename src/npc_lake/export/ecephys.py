@@ -13,7 +13,14 @@ from pynwb.device import Device, DeviceModel
 from pynwb.ecephys import ElectrodeGroup, ElectrodesTable
 
 from npc_lake.errors import SessionError
-from npc_lake.export._convert import Descriptions, check_name, ordered_columns, row_ids, table_columns
+from npc_lake.export._convert import (
+    Descriptions,
+    check_name,
+    construct,
+    ordered_columns,
+    row_ids,
+    table_columns,
+)
 from npc_lake.schema import SessionBundle
 
 #: Lake electrodes columns that become a differently named NWB column.
@@ -28,9 +35,10 @@ def _text(row: dict[str, Any], name: str) -> str | None:
 def add_devices(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     """Add one ``Device`` per ``devices`` row.
 
-    Manufacturer, model name and model number go into a shared ``DeviceModel`` (one per distinct
-    combination) when the manufacturer is known, as NWB 2.9+ prefers; without a manufacturer (which
-    ``DeviceModel`` requires) they are written to the older ``Device`` fields.
+    A device whose manufacturer and model name are both known links to a shared ``DeviceModel`` named
+    after the model (one per distinct manufacturer, model name and model number), as NWB 2.9+ prefers.
+    Otherwise (``DeviceModel`` needs both, and its name is the model name) the known fields go into the
+    older ``Device`` attributes, so that what the source did not record is read back as null.
 
     Parameters
     ----------
@@ -42,7 +50,7 @@ def add_devices(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     frame = bundle.table("devices")
     if frame is None:
         return
-    models: dict[tuple[str, str | None, str | None], DeviceModel] = {}
+    models: dict[str, tuple[tuple[str, str | None], DeviceModel]] = {}
     for row in frame.iter_rows(named=True):
         name = check_name(row["device_name"], what="device", session_id=bundle.session_id)
         manufacturer, model_name, model_number = (_text(row, k) for k in ("manufacturer", "model_name",
@@ -51,32 +59,28 @@ def add_devices(nwbfile: NWBFile, bundle: SessionBundle) -> None:
         for field in ("description", "serial_number"):
             if _text(row, field):
                 kwargs[field] = row[field]
-        if manufacturer is not None:
-            key = (manufacturer, model_name, model_number)
-            if key not in models:
-                model_label = model_name or model_number or f"{manufacturer} device"
-                taken = {m.name for m in models.values()}
-                label, n = model_label, 1
-                while label in taken:
-                    n += 1
-                    label = f"{model_label} ({n})"
-                models[key] = nwbfile.create_device_model(
-                    name=check_name(label, what="device model", session_id=bundle.session_id),
-                    manufacturer=manufacturer, model_number=model_number,
+        # a DeviceModel's name may hold neither '/' nor ':' (pynwb refuses to write it)
+        if manufacturer is not None and model_name is not None and not set(model_name) & {"/", ":"}:
+            key = (manufacturer, model_number)
+            if model_name not in models:
+                models[model_name] = key, nwbfile.create_device_model(
+                    name=model_name, manufacturer=manufacturer, model_number=model_number,
                     description=" ".join(v for v in (manufacturer, model_name, model_number) if v))
-            kwargs["model"] = models[key]
-        elif model_name is not None or model_number is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                nwbfile.add_device(Device(**kwargs, model_name=model_name, model_number=model_number))
-            continue
-        nwbfile.add_device(Device(**kwargs))
+            if models[model_name][0] == key:
+                nwbfile.add_device(construct(Device, **kwargs, model=models[model_name][1]))
+                continue
+        legacy = {k: v for k, v in (("manufacturer", manufacturer), ("model_name", model_name),
+                                    ("model_number", model_number)) if v is not None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            nwbfile.add_device(construct(Device, **kwargs, **legacy))
 
 
 def _device(nwbfile: NWBFile, name: str) -> Device:
     """The device called ``name``, created (with a note) when the devices table did not list it."""
     if name not in nwbfile.devices:
-        nwbfile.create_device(name=name, description="Named by an electrode group; not in the devices table.")
+        nwbfile.add_device(construct(Device, name=name,
+                                     description="Named by an electrode group; not in the devices table."))
     return nwbfile.devices[name]
 
 
@@ -104,8 +108,8 @@ def add_electrode_groups(nwbfile: NWBFile, bundle: SessionBundle) -> None:
         kwargs: dict[str, Any] = {}
         if any(p is not None for p in position):
             kwargs["position"] = tuple(float("nan") if p is None else float(p) for p in position)
-        nwbfile.add_electrode_group(ElectrodeGroup(
-            name=name, description=row.get("description") or "", location=row.get("location") or "",
+        nwbfile.add_electrode_group(construct(
+            ElectrodeGroup, name=name, description=row.get("description") or "", location=row.get("location") or "",
             device=device, **kwargs))
 
 
@@ -149,6 +153,7 @@ def add_electrodes(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     names = [c for c in ordered_columns(frame, "electrodes", exclude=("electrode_id",)) if c != "location"]
     columns += table_columns(frame, names=names, descriptions=descriptions, source_name="electrodes",
                              rename=_ELECTRODE_RENAMES)
+    # NWB 2.9 fixes the electrodes table's description; a source's own is not written
     nwbfile.electrodes = ElectrodesTable(id=ids, columns=columns)
 
 

@@ -44,7 +44,7 @@ def add_trials(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     frame = bundle.table("trials")
     if frame is None or frame.height == 0:
         return
-    description = Descriptions(bundle, "trials").table_description("trials", "Trials of the behavioural task.")
+    description = Descriptions(bundle, "trials").table_description("trials")
     nwbfile.trials = _time_intervals(frame, name="trials", description=description, table_name="trials",
                                      id_column="trial_index", source_name="trials", bundle=bundle)
 
@@ -62,8 +62,7 @@ def add_epochs(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     frame = bundle.table("epochs")
     if frame is None or frame.height == 0:
         return
-    description = Descriptions(bundle, "epochs").table_description(
-        "epochs", "Stretches of the session, each run by one stimulus or task program.")
+    description = Descriptions(bundle, "epochs").table_description("epochs")
     nwbfile.epochs = _time_intervals(frame, name="epochs", description=description, table_name="epochs",
                                      id_column="epoch_index", source_name="epochs", bundle=bundle)
 
@@ -95,8 +94,7 @@ def add_intervals(nwbfile: NWBFile, bundle: SessionBundle) -> None:
         if name in ("trials", "epochs"):
             raise SessionError(bundle.session_id, f"intervals table {name!r} clashes with the {name} table")
         group = frame.filter(pl.col("interval_name") == name)
-        default = "Times during which the data are invalid." if name == "invalid_times" else f"{name} intervals."
-        table = _time_intervals(group, name=name, description=descriptions.table_description(name, default),
+        table = _time_intervals(group, name=name, description=descriptions.table_description(name),
                                 table_name="intervals", id_column="interval_index", source_name=name,
                                 bundle=bundle, exclude=("interval_name",))
         if name == "invalid_times":

@@ -15,6 +15,7 @@ trials, epochs         ``/intervals/trials``, ``/intervals/epochs``
 intervals              ``/intervals/<interval_name>``; ``invalid_times`` → ``/intervals/invalid_times``
 events                 TimeSeries (timestamps = event times) placed per ``nwb_path``
 timeseries             TimeSeries placed per ``nwb_path``
+recordings             ElectricalSeries at ``nwb_path`` whose data link to the file holding the samples
 =====================  ===============================================================================
 
 Nulls: float → NaN; int/bool with nulls → float64 with NaN; str → ``""``; all-null columns are left out.
@@ -25,15 +26,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from pynwb import NWBHDF5IO, NWBFile
 
-from npc_lake.errors import NpcLakeError
+from npc_lake.errors import NpcLakeError, SessionError
 from npc_lake.export.behavior import EVENTS_WITHOUT_VALUES, add_events, add_timeseries
 from npc_lake.export.ecephys import add_devices, add_electrode_groups, add_electrodes
 from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
 from npc_lake.export.metadata import add_metadata, add_subject
+from npc_lake.export.recordings import absolute_links, add_recordings, linked_files
 from npc_lake.export.units import add_units
 from npc_lake.schema import SessionBundle
 
@@ -44,13 +47,16 @@ STEPS: tuple[Callable[[NWBFile, SessionBundle], None], ...] = (
 )
 
 
-def build_nwbfile(bundle: SessionBundle) -> NWBFile:
+def build_nwbfile(bundle: SessionBundle, *, files: ExitStack | None = None) -> NWBFile:
     """Build the NWBFile of one session from its lake frames.
 
     Parameters
     ----------
     bundle
         The session's frames and spike source.
+    files
+        Where the files holding the recordings' samples are opened (they must stay open until the
+        file is written); without it they stay open until the NWBFile is garbage-collected.
 
     Returns
     -------
@@ -66,6 +72,7 @@ def build_nwbfile(bundle: SessionBundle) -> NWBFile:
     nwbfile = add_metadata(bundle)
     for step in STEPS:
         step(nwbfile, bundle)
+    add_recordings(nwbfile, bundle, files=files)
     return nwbfile
 
 
@@ -102,16 +109,21 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
     NpcLakeError
         If ``path`` exists and ``overwrite`` is false.
     SessionError
-        If the frames cannot make a valid file.
+        If the frames cannot make a valid file, or ``path`` holds samples the recordings link to.
     """
     target = check_output_path(path, overwrite=overwrite)
-    nwbfile = build_nwbfile(bundle)
+    if os.path.abspath(target) in linked_files(bundle):
+        raise SessionError(bundle.session_id, f"{target} holds the raw samples the export links to; "
+                           "write the export to another file")
     target.parent.mkdir(parents=True, exist_ok=True)
     # hidden, unique, and still ending in .nwb (pynwb warns about other suffixes)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp.nwb")
     try:
-        with NWBHDF5IO(str(tmp), mode="w") as io:
-            io.write(nwbfile)
+        with ExitStack() as files:
+            nwbfile = build_nwbfile(bundle, files=files)
+            with NWBHDF5IO(str(tmp), mode="w") as io:
+                io.write(nwbfile)
+        absolute_links(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -120,6 +132,6 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
 
 __all__ = [
     "EVENTS_WITHOUT_VALUES", "STEPS", "add_devices", "add_electrode_groups", "add_electrodes", "add_epochs",
-    "add_events", "add_intervals", "add_metadata", "add_subject", "add_timeseries", "add_trials", "add_units",
+    "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials", "add_units",
     "build_nwbfile", "write_nwbfile",
 ]

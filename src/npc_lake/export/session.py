@@ -11,7 +11,7 @@ from npc_lake.lake.read import read_session
 
 
 def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | str | None = None,
-               overwrite: bool = False) -> Path:
+               as_of: int | None = None, overwrite: bool = False) -> Path:
     """Write session ``session_id`` of the lake to the NWB file ``path``, from lake rows only.
 
     Parameters
@@ -22,6 +22,8 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
         The NWB file to write.
     lake
         The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
+    as_of
+        Ingest-log version to export the session as of; the latest state if ``None``.
     overwrite
         Replace an existing file.
 
@@ -33,9 +35,9 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
     Raises
     ------
     LakeError
-        The session is not in the lake.
+        The session is not in the lake (as of ``as_of``), or the ingest log has no such version.
     NpcLakeError
         ``path`` exists and ``overwrite`` is false.
     """
     target = check_output_path(path, overwrite=overwrite)  # before reading anything from the lake
-    return write_nwbfile(read_session(session_id, lake=lake), target, overwrite=overwrite)
+    return write_nwbfile(read_session(session_id, lake=lake, as_of=as_of), target, overwrite=overwrite)

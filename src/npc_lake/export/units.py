@@ -299,7 +299,7 @@ def add_units(nwbfile: NWBFile, bundle: SessionBundle) -> None:
             columns.append(waveform)
     nwbfile.units = Units(
         name="units", id=row_ids(units, "nwb_unit_id", table="units", session_id=bundle.session_id),
-        columns=columns, description=descriptions.table_description("units", get_table("units").description),
+        columns=columns, description=descriptions.table_description("units"),
         waveform_unit="microvolts", electrode_table=nwbfile.electrodes)
 
 

@@ -15,8 +15,29 @@ from npc_lake.schema.ids import validate_id
 UNITS_PER_BATCH = 100
 
 
-def _session_rows(lake: Lake, table: str, session_id: str) -> pl.DataFrame:
-    return lake.scan(table).filter(pl.col("session_id") == session_id).collect()
+def _session_rows(lake: Lake, table: str, session_id: str, version: int | None = None) -> pl.DataFrame:
+    return lake.scan(table, version=version).filter(pl.col("session_id") == session_id).collect()
+
+
+def session_table_versions(session_id: str, *, lake: Lake, as_of: int) -> dict[str, int]:
+    """The table versions holding ``session_id`` as of ingest-log version ``as_of``.
+
+    An ingest-log version names a consistent state of every session: each session's tables as its latest
+    ingest up to that log commit wrote them.
+
+    Raises
+    ------
+    LakeError
+        The ingest log has no version ``as_of``, or the session was not in the lake then.
+    """
+    current = lake.version("ingest_log")
+    if current is None or not 0 <= as_of <= current:
+        raise LakeError(f"no ingest-log version {as_of} in {lake.uri} (latest: {current})")
+    log = lake.scan("ingest_log", version=as_of).filter(pl.col("session_id") == session_id).collect()
+    if log.height == 0:
+        raise LakeError(f"session {session_id!r} was not in the lake as of ingest-log version {as_of}")
+    last = log.sort("ingested_at").row(-1, named=True)
+    return dict(zip(last["table_names"], last["table_versions"], strict=True))
 
 
 def session_ids(lake: Lake | str | None = None) -> list[str]:
@@ -25,7 +46,7 @@ def session_ids(lake: Lake | str | None = None) -> list[str]:
     return sorted(handle.scan("sessions").select("session_id").collect()["session_id"].to_list())
 
 
-def read_session(session_id: str, *, lake: Lake | str | None = None) -> SessionBundle:
+def read_session(session_id: str, *, lake: Lake | str | None = None, as_of: int | None = None) -> SessionBundle:
     """The rows of one session, as a bundle whose spikes stream from the lake unit batch by unit batch.
 
     Parameters
@@ -34,6 +55,8 @@ def read_session(session_id: str, *, lake: Lake | str | None = None) -> SessionB
         A session in the lake.
     lake
         The lake (handle, URI or ``None`` for the default).
+    as_of
+        Ingest-log version to read the session as of (see :func:`session_table_versions`); latest if ``None``.
 
     Returns
     -------
@@ -48,18 +71,20 @@ def read_session(session_id: str, *, lake: Lake | str | None = None) -> SessionB
     """
     handle = Lake.open(lake)
     validate_id(session_id)
-    sessions = _session_rows(handle, "sessions", session_id)
+    versions = {} if as_of is None else session_table_versions(session_id, lake=handle, as_of=as_of)
+    sessions = _session_rows(handle, "sessions", session_id, versions.get("sessions"))
     if sessions.height == 0:
         raise LakeError(f"session {session_id!r} is not in the lake at {handle.uri}")
     tables = {"sessions": sessions}
     for name in SESSION_TABLES:
         if name not in ("sessions", "spike_times"):
-            tables[name] = _session_rows(handle, name, session_id)
+            tables[name] = _session_rows(handle, name, session_id, versions.get(name))
     tables["units"] = tables["units"].sort("nwb_unit_id", "unit_id", nulls_last=True)
     unit_ids = tables["units"]["unit_id"].to_list()
 
     def spike_batches() -> Iterator[pl.DataFrame]:
-        spikes = handle.scan("spike_times").filter(pl.col("session_id") == session_id)
+        spikes = handle.scan("spike_times", version=versions.get("spike_times")).filter(
+            pl.col("session_id") == session_id)
         for first in range(0, len(unit_ids), UNITS_PER_BATCH):
             chunk = unit_ids[first:first + UNITS_PER_BATCH]
             order = pl.DataFrame({"unit_id": chunk, "_order": range(len(chunk))})

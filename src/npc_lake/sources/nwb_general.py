@@ -166,18 +166,13 @@ def devices_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
         for key in DEVICE_FIELDS:
             row[key] = text(node, key)
         model = node.get("model")
-        if isinstance(model, h5py.Group):  # NWB 2.9: a link to a DeviceModel
-            row["model_name"] = row["model_name"] or posixpath_basename(model.name)
+        if isinstance(model, h5py.Group):  # NWB 2.9: a link to a DeviceModel, whose name is the model name
+            row["model_name"] = row["model_name"] or link_target_name(node, "model")
             row["manufacturer"] = row["manufacturer"] or text(model, "manufacturer")
             row["model_number"] = row["model_number"] or text(model, "model_number")
         row.update(_extra_attrs(node, set(row)))
         rows.append(row)
     return _rows_frame(rows)
-
-
-def posixpath_basename(path: str | None) -> str | None:
-    """Last component of an HDF5 path."""
-    return path.rstrip("/").rsplit("/", 1)[-1] if path else None
 
 
 def electrode_groups_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:

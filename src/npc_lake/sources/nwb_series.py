@@ -4,13 +4,15 @@ Every group under ``/acquisition``, ``/processing/<module>`` and ``/events`` is 
 
 - TimeSeries inside a ``BehavioralEvents`` container, ndx-events 0.2 ``Events``/``LabeledEvents``/``TTLs``
   and events tables (core/ndx-events ``EventsTable``, ``TtlsTable``: a ``timestamp`` column) → ``events``;
-- ``ElectricalSeries`` (anything with an ``electrodes`` region) → ``recordings`` (samples are never read);
+- ``ElectricalSeries`` (anything with an ``electrodes`` region) → ``recordings`` (samples are never read;
+  ``data_uri`` is the file holding them, following an external link of ``data``);
 - every other numeric TimeSeries → ``timeseries`` (long format, one row per sample and channel);
 - image series, ``SpikeEventSeries`` and unknown types are skipped with a :class:`SourceWarning`.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
@@ -245,10 +247,26 @@ def _timeseries_frame(item: Found, name: str) -> pl.DataFrame | None:
         pl.lit(as_text(node.attrs.get("description")), dtype=pl.String).alias("description"))
 
 
+def samples_uri(node: Any, default: str) -> str:
+    """The file holding the samples of series ``node``: the target of an external link of its ``data``
+    (absolute; a relative link is taken relative to the linking file's folder, as HDF5 does), else ``default``.
+    """
+    link = node.get("data", getlink=True)
+    if not isinstance(link, h5py.ExternalLink):
+        return default
+    folder = os.path.dirname(os.path.abspath(node.file.filename))
+    target = os.path.normpath(os.path.join(folder, link.filename))
+    if link.path.rstrip("/") != f"{node.name}/data":
+        warn(f"{node.file.filename}: {node.name}/data links to {target}:{link.path}, not to the same path; "
+             "recordings.nwb_path names the series, not its samples")
+    return target
+
+
 def _recording_row(item: Found, name: str, data_uri: str,
                    region_ids: dict[str, np.ndarray]) -> dict[str, Any]:
     node = item.node
     data = node["data"]
+    data_uri = samples_uri(node, data_uri)
     start = node.get("starting_time")
     stamps = node.get("timestamps")
     first: float | None = None

@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from npc_lake.schema import Table
+from npc_lake.schema.conventions import default_column_description, default_table_description
 from npc_lake.schema.ephys import ELECTRODES, UNITS
 from npc_lake.schema.session import EPOCHS, INTERVALS
 from npc_lake.schema.trials import TRIALS
@@ -43,17 +44,24 @@ class Described:
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def add(self, lake_table: str, data: TableData, renames: dict[str, str], kept: list[str]) -> None:
-        """Record the table's description and its ``kept`` columns' descriptions under their lake names."""
-        if data.description:
+        """Record the table's description and its ``kept`` columns' descriptions under their lake names.
+
+        A description equal to the one the NWB writer would give anyway (the schema's declaration, or
+        the default of :mod:`npc_lake.schema.conventions`) carries nothing and is not recorded, so that
+        lake → NWB → lake gives the same rows.
+        """
+        if data.description and data.description != default_table_description(lake_table, data.name):
             self.rows.append((lake_table, data.name, "", data.description))
-        aliases = DECLARED[lake_table].aliases if lake_table in DECLARED else {}
+        declared = DECLARED.get(lake_table)
+        aliases = declared.aliases if declared is not None else {}
         for column, text in data.column_descriptions.items():
             name = renames.get(column, column)
             if name not in kept:
                 continue
             if name in aliases and aliases[name] not in kept:
                 name = aliases[name]
-            self.rows.append((lake_table, data.name, name, text))
+            if text != default_column_description(declared, name):
+                self.rows.append((lake_table, data.name, name, text))
 
     def frame(self, session_id: str) -> pl.DataFrame | None:
         """The ``column_descriptions`` rows (``None`` when there are none)."""
