@@ -69,8 +69,8 @@ def add_metadata(bundle: SessionBundle) -> NWBFile:
         raise SessionError(bundle.session_id, "sessions.session_start_time is null")
     reference = _local_time(row.get("timestamps_reference_time"), offset) or start
     kwargs: dict[str, Any] = {
-        "session_description": row.get("session_description")
-        or f"Session {bundle.session_id}, exported by npc_lake (the source gave no description).",
+        # NWB requires the field but not a value: "" is what sources without one store (read back as null)
+        "session_description": row.get("session_description") or "",
         "identifier": row.get("identifier") or bundle.session_id,
         "session_start_time": start,
         "timestamps_reference_time": reference,

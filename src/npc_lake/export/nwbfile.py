@@ -123,7 +123,8 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
             nwbfile = build_nwbfile(bundle, files=files)
             with NWBHDF5IO(str(tmp), mode="w") as io:
                 io.write(nwbfile)
-        absolute_links(tmp)
+        if linked_files(bundle):
+            absolute_links(tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -132,6 +133,6 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
 
 __all__ = [
     "EVENTS_WITHOUT_VALUES", "STEPS", "add_devices", "add_electrode_groups", "add_electrodes", "add_epochs",
-    "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials", "add_units",
-    "build_nwbfile", "write_nwbfile",
+    "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials",
+    "add_units", "build_nwbfile", "write_nwbfile",
 ]

@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 from hdmf.common import DynamicTableRegion
 from pynwb import NWBFile
-from pynwb.ecephys import ElectricalSeries, FilteredEphys, LFP
+from pynwb.ecephys import LFP, ElectricalSeries, FilteredEphys
 
 from npc_lake.errors import SessionError
 from npc_lake.export._convert import check_name
@@ -54,16 +54,19 @@ def linked_files(bundle: SessionBundle) -> set[str]:
     return {os.path.abspath(u) for u in frame["data_uri"].drop_nulls().to_list() if "://" not in u}
 
 
-def _source_series(row: dict[str, Any], files: ExitStack | None) -> h5py.Group | None:
+def _source_series(row: dict[str, Any], opened: dict[str, h5py.File],
+                   files: ExitStack | None) -> h5py.Group | None:
     """The source series group of a recordings row, opened read-only; ``None`` (after a warning) if unusable."""
     name, uri, path = row["recording_name"], row.get("data_uri"), row.get("nwb_path")
     where = f"recording {name!r}: samples at {uri}:/{path}"
     if not uri or not path or "://" in uri or not Path(uri).is_file() or not h5py.is_hdf5(uri):
         warnings.warn(f"{where} are not in a local HDF5 file; the recording is not exported", stacklevel=3)
         return None
-    file = h5py.File(uri, "r")
-    if files is not None:
-        files.enter_context(file)
+    if uri not in opened:
+        opened[uri] = h5py.File(uri, "r")
+        if files is not None:
+            files.enter_context(opened[uri])
+    file = opened[uri]
     series = file.get(path)
     data = series.get("data") if isinstance(series, h5py.Group) else None
     if not isinstance(data, h5py.Dataset) or not data.shape:
@@ -133,6 +136,7 @@ def add_recordings(nwbfile: NWBFile, bundle: SessionBundle, *, files: ExitStack 
     if frame is None or frame.height == 0:
         return
     rows = electrode_rows(nwbfile)
+    opened: dict[str, h5py.File] = {}
     for row in frame.sort("recording_name").iter_rows(named=True):
         ids = row.get("electrode_ids")
         if not ids or not rows:
@@ -146,7 +150,7 @@ def add_recordings(nwbfile: NWBFile, bundle: SessionBundle, *, files: ExitStack 
         parts, name = _target(row)
         for part in (*parts, name):
             check_name(part, what="NWB group", session_id=bundle.session_id)
-        source = _source_series(row, files)
+        source = _source_series(row, opened, files)
         if source is None:
             continue
         region = DynamicTableRegion(name="electrodes", data=np.array([rows[e] for e in ids], dtype=np.int64),

@@ -173,7 +173,8 @@ class WaveformChunks(AbstractDataChunkIterator):
     """A ``list[list[float64]]`` units column as a (units, samples, channels) array, a few units at a time.
 
     Units whose waveform is null are NaN. Converting per slice keeps memory to one slice even for
-    384-channel waveforms of thousands of units.
+    384-channel waveforms of thousands of units. One-channel waveforms are written (units, samples),
+    NWB's other allowed shape and the one such sources use (the reader reads either as samples × 1).
 
     Parameters
     ----------
@@ -187,7 +188,8 @@ class WaveformChunks(AbstractDataChunkIterator):
 
     def __init__(self, series: pl.Series, *, n_samples: int, n_channels: int, units_per_chunk: int = 64) -> None:
         self._series = series
-        self._shape = (series.len(), n_samples, n_channels)
+        self._shape: tuple[int, ...] = ((series.len(), n_samples) if n_channels == 1
+                                        else (series.len(), n_samples, n_channels))
         self._step = units_per_chunk
         self._start = 0
 
@@ -205,7 +207,7 @@ class WaveformChunks(AbstractDataChunkIterator):
         if present.any():
             values = part.drop_nulls().explode().explode().cast(pl.Float64).fill_null(float("nan")).to_numpy()
             block[present] = values.reshape(int(present.sum()), *self._shape[1:])
-        return DataChunk(data=block, selection=np.s_[start:stop, 0:self._shape[1], 0:self._shape[2]])
+        return DataChunk(data=block, selection=(slice(start, stop), *(slice(0, n) for n in self._shape[1:])))
 
     next = __next__
 
@@ -262,10 +264,27 @@ def _electrodes_region(nwbfile: NWBFile, units: pl.DataFrame, bundle: SessionBun
     return [region, VectorIndex(name="electrodes_index", data=index_array(lengths), target=region)]
 
 
+def _derived(units: pl.DataFrame, session_id: str) -> tuple[str, ...]:
+    """Units columns the reader derives exactly from what else is written, so they are not written.
+
+    ``num_spikes`` always (the reader counts each unit's spikes from ``spike_times_index``, which is
+    written from the same counts); ``unit_id`` when every value is ``<session_id>_<nwb_unit_id>`` and
+    ``nwb_unit_id`` gives the row ids (how the reader names units of files without a ``unit_id`` column).
+    """
+    derived = ["num_spikes"]
+    ids = units["nwb_unit_id"] if "nwb_unit_id" in units.columns else None
+    if ids is not None and ids.null_count() == 0 and ids.n_unique() == ids.len():
+        expected = pl.lit(f"{session_id}_") + pl.col("nwb_unit_id").cast(pl.String)
+        if units.select((pl.col("unit_id") == expected).all()).item():
+            derived.append("unit_id")
+    return tuple(derived)
+
+
 def add_units(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     """Write the units table, its spike trains and waveforms.
 
-    Row ids are ``nwb_unit_id`` when complete and unique, else 0..n-1. ``electrode_group_name`` becomes
+    Row ids are ``nwb_unit_id`` when complete and unique, else 0..n-1; ``num_spikes`` and a ``unit_id`` the
+    reader would derive are not written (see :func:`_derived`). ``electrode_group_name`` becomes
     the ``electrode_group`` link column (or stays a string column if any unit's group is unknown),
     ``electrodes`` a region of the electrodes table, ``waveform_mean``/``waveform_sd`` 3-D arrays
     (units × samples × channels). Spike times and amplitudes are streamed when the file is written:
@@ -283,7 +302,7 @@ def add_units(nwbfile: NWBFile, bundle: SessionBundle) -> None:
         return
     descriptions = Descriptions(bundle, "units")
     columns = _spike_columns(bundle, units)
-    names = [c for c in ordered_columns(units, "units") if c not in _SPECIAL]
+    names = [c for c in ordered_columns(units, "units") if c not in (*_SPECIAL, *_derived(units, bundle.session_id))]
     columns += table_columns(units, names=names, descriptions=descriptions, source_name="units")
     if "electrode_group_name" in units.columns and units["electrode_group_name"].null_count() < units.height:
         groups = units["electrode_group_name"]

@@ -36,8 +36,9 @@ INGEST_LOG = Table(
 COLUMN_DESCRIPTIONS = Table(
     name="column_descriptions",
     description=(
-        "Descriptions that a source gave to its tables and columns, kept for columns that schema/ does not "
-        "declare (a custom trials column, a third-party intervals table)."
+        "Descriptions that a source gave to its tables and columns, where they differ from what schema/ "
+        "declares (a custom trials column, a third-party intervals table, a file's own wording); the NWB "
+        "export writes them back."
     ),
     primary_key=("session_id", "table_name", "source_name", "column_name"),
     sort_by=("session_id", "table_name", "source_name", "column_name"),
