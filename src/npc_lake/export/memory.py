@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,7 @@ import h5py
 from pynwb import NWBHDF5IO, NWBFile
 
 from npc_lake.export.nwbfile import build_nwbfile
+from npc_lake.export.recordings import make_links_absolute
 from npc_lake.schema import SessionBundle
 
 
@@ -28,15 +31,32 @@ class InMemoryNwb:
         self.file.close()
 
 
+def _open_image_readonly(data: bytes, *, name: str) -> h5py.File:
+    """An HDF5 file image opened read-only in memory (external links still resolve, unlike a BytesIO file)."""
+    access = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    access.set_fapl_core(backing_store=False)
+    access.set_file_image(data)
+    return h5py.File(h5py.h5f.open(name.encode(), h5py.h5f.ACC_RDONLY, fapl=access))
+
+
 def open_in_memory(bundle: SessionBundle) -> InMemoryNwb:
     """Build the session's NWBFile, write it to an HDF5 image in memory, and read it back.
 
     The result is what ``export-nwb`` would write, readable like a file on disk (spike times included),
     without touching the disk.
     """
-    image = h5py.File(f"npc_lake-{uuid.uuid4().hex}.nwb", "w", driver="core", backing_store=False)
+    folder = os.getcwd()
+    name = os.path.join(folder, f"npc_lake-{uuid.uuid4().hex}.nwb")  # never touches the disk
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        NWBHDF5IO(file=image, mode="w").write(build_nwbfile(bundle))
-        io = NWBHDF5IO(file=image, mode="r")
-        return InMemoryNwb(nwbfile=io.read(), io=io, file=image)
+        with h5py.File(name, "w", driver="core", backing_store=False) as image:
+            with ExitStack() as files:  # the files holding linked samples close once the image is written
+                NWBHDF5IO(file=image, mode="w").write(build_nwbfile(bundle, files=files))
+            # links to raw samples absolute, and the image reopened read-only, so that following a link
+            # opens the sample file read-only too (a writable parent would lock it against other readers)
+            make_links_absolute(image, folder=folder)
+            image.flush()
+            data = image.id.get_file_image()
+        readonly = _open_image_readonly(data, name=name)
+        reader = NWBHDF5IO(file=readonly, mode="r")
+        return InMemoryNwb(nwbfile=reader.read(), io=reader, file=readonly)

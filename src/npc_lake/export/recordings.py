@@ -183,14 +183,18 @@ def absolute_links(path: str | os.PathLike[str]) -> None:
     file is moved, and name the same file that ``recordings.data_uri`` names.
     """
     with h5py.File(path, "r+") as file:
-        folder = os.path.dirname(os.path.abspath(path))
-        groups: list[h5py.Group] = []
-        file.visititems(lambda _, node: groups.append(node) if isinstance(node, h5py.Group) else None)
-        for group in groups:
-            for member in ("data", "timestamps", "channel_conversion"):
-                link = group.get(member, getlink=True)
-                if isinstance(link, h5py.ExternalLink) and not posixpath.isabs(link.filename):
-                    target = os.path.normpath(os.path.join(folder, link.filename))
-                    del group[member]
-                    group[member] = h5py.ExternalLink(target, link.path)
+        make_links_absolute(file, folder=os.path.dirname(os.path.abspath(path)))
+
+
+def make_links_absolute(file: h5py.File, *, folder: str) -> None:
+    """In an open, writable ``file``, point relative external links (relative to ``folder``) at absolute paths."""
+    groups: list[h5py.Group] = []
+    file.visititems(lambda _, node: groups.append(node) if isinstance(node, h5py.Group) else None)
+    for group in groups:
+        for member in ("data", "timestamps", "channel_conversion"):
+            link = group.get(member, getlink=True)
+            if isinstance(link, h5py.ExternalLink) and not posixpath.isabs(link.filename):
+                target = os.path.normpath(os.path.join(folder, link.filename))
+                del group[member]
+                group[member] = h5py.ExternalLink(target, link.path)
 
