@@ -31,6 +31,16 @@ def _time_intervals(frame: pl.DataFrame, *, name: str, description: str, table_n
                          id=row_ids(frame, id_column, table=table_name, session_id=bundle.session_id))
 
 
+def _lake_table_as_intervals(bundle: SessionBundle, name: str, *, id_column: str) -> TimeIntervals | None:
+    """The lake table ``name`` (trials or epochs) as the NWB TimeIntervals of the same name; None if empty."""
+    frame = bundle.table(name)
+    if frame is None or frame.height == 0:
+        return None
+    description = Descriptions(bundle, name).table_description(name)
+    return _time_intervals(frame, name=name, description=description, table_name=name, id_column=id_column,
+                           source_name=name, bundle=bundle)
+
+
 def add_trials(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     """Write the ``trials`` table: ids = ``trial_index``, every non-null column.
 
@@ -41,12 +51,9 @@ def add_trials(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     bundle
         The session; ``trials`` and ``column_descriptions`` are read.
     """
-    frame = bundle.table("trials")
-    if frame is None or frame.height == 0:
-        return
-    description = Descriptions(bundle, "trials").table_description("trials")
-    nwbfile.trials = _time_intervals(frame, name="trials", description=description, table_name="trials",
-                                     id_column="trial_index", source_name="trials", bundle=bundle)
+    table = _lake_table_as_intervals(bundle, "trials", id_column="trial_index")
+    if table is not None:
+        nwbfile.trials = table
 
 
 def add_epochs(nwbfile: NWBFile, bundle: SessionBundle) -> None:
@@ -59,12 +66,9 @@ def add_epochs(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     bundle
         The session; ``epochs`` and ``column_descriptions`` are read.
     """
-    frame = bundle.table("epochs")
-    if frame is None or frame.height == 0:
-        return
-    description = Descriptions(bundle, "epochs").table_description("epochs")
-    nwbfile.epochs = _time_intervals(frame, name="epochs", description=description, table_name="epochs",
-                                     id_column="epoch_index", source_name="epochs", bundle=bundle)
+    table = _lake_table_as_intervals(bundle, "epochs", id_column="epoch_index")
+    if table is not None:
+        nwbfile.epochs = table
 
 
 def add_intervals(nwbfile: NWBFile, bundle: SessionBundle) -> None:
