@@ -118,6 +118,14 @@ def sessions(lake: str | None) -> None:
     print_sessions(lake=lake)
 
 
+def _field_value(item: str) -> tuple[str, str]:
+    """``FIELD=VALUE`` → (field, value); a usage error without the ``=``."""
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--subject")
+    return name.strip(), value
+
+
 @main.command("export-nwb")
 @click.argument("session_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -126,23 +134,26 @@ def sessions(lake: str | None) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--as-of", type=click.IntRange(min=0), default=None, metavar="LOG_VERSION",
               help="Export the session as it was at this version of the ingest log (see the ingest_log table).")
+@click.option("--subject", "subject_fields", multiple=True, metavar="FIELD=VALUE",
+              help="Fill in or replace a subject field in this file only, e.g. --subject age=P90D "
+                   "--subject species='Mus musculus' (for sources that lack what DANDI requires).")
 @click.option("--no-validate", is_flag=True, help="Skip the nwbinspector check of the written file.")
 def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, as_of: int | None,
-               no_validate: bool) -> None:
+               subject_fields: tuple[str, ...], no_validate: bool) -> None:
     """Write session SESSION_ID from the lake's rows to an NWB file, then check it with nwbinspector.
 
     Exits with status 1 if the written file has a CRITICAL, PYNWB_VALIDATION or ERROR finding.
     """
     from npc_lake.export.session import export_nwb as export
 
-    path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, as_of=as_of, overwrite=overwrite)
+    subject = dict(_field_value(item) for item in subject_fields)
+    path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, as_of=as_of, overwrite=overwrite,
+                  subject=subject)
     click.echo(f"{session_id}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if not no_validate:
-        from npc_lake.export.validate import validate_nwb
+        from npc_lake.ui import print_validation
 
-        report = validate_nwb(path)
-        click.echo(report.summary())
-        if not report.ok:
+        if not print_validation(path):
             sys.exit(1)
 
 

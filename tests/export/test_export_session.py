@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from npc_lake.errors import LakeError, NpcLakeError
+from npc_lake.errors import LakeError, NpcLakeError, SchemaError
 from npc_lake.export.session import export_nwb
 from npc_lake.lake import Lake
 from npc_lake.pipeline import ingest
@@ -43,3 +43,24 @@ def test_export_errors(tmp_path: Path) -> None:
     with pytest.raises(NpcLakeError, match="exists"):
         export_nwb("600001_2024-01-02", tmp_path / "taken.nwb", lake=lake)
     assert (tmp_path / "taken.nwb").read_bytes() == b"keep me"
+
+
+def test_subject_fields_fill_this_export_only(tmp_path: Path) -> None:
+    pynwb = pytest.importorskip("pynwb")
+    source = write_synthetic_nwb(tmp_path / "nwb", n_sessions=1, n_units=3, duration_s=120.0, seed=5)[0]
+    lake = Lake.open(tmp_path / "lake")
+    session_id = ingest(source, lake=lake).session_id
+    before = rows(lake, "subjects")
+    path = export_nwb(session_id, tmp_path / "out.nwb", lake=lake,
+                      subject={"age": "P120D", "date_of_birth": "2022-01-05", "strain": "C57BL/6J"})
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        subject = io.read().subject
+        assert (subject.age, subject.strain) == ("P120D", "C57BL/6J")
+        assert subject.date_of_birth.isoformat() == "2022-01-05T00:00:00+00:00"
+        assert subject.subject_id == before["subject_id"][0] and subject.species == before["species"][0]
+    assert_frame_equal(rows(lake, "subjects"), before)  # the lake is not changed
+    with pytest.raises(SchemaError, match=r"no column 'eye_colour'.*subject fields are subject_id"):
+        export_nwb(session_id, tmp_path / "a.nwb", lake=lake, subject={"eye_colour": "red"})
+    with pytest.raises(SchemaError, match="date_of_birth 'last spring' is not an ISO 8601 date"):
+        export_nwb(session_id, tmp_path / "b.nwb", lake=lake, subject={"date_of_birth": "last spring"})
+    assert not (tmp_path / "a.nwb").exists() and not (tmp_path / "b.nwb").exists()

@@ -37,3 +37,18 @@ def test_a_file_with_critical_findings_fails_validation() -> None:
 def test_validate_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.nwb")])
     assert result.exit_code == 1 and "nope.nwb" in result.output
+
+
+def test_subject_fields_on_the_command_line_make_a_third_party_export_ok(tmp_path: Path) -> None:
+    source = realdata_path("nwb", "pynapple", "phy__A8604-211122.nwb")
+    lake, out = str(tmp_path / "lake"), str(tmp_path / "out.nwb")
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(source), "--lake", lake]).exit_code == 0
+    result = runner.invoke(main, ["export-nwb", "A8604-211122", "-o", out, "--lake", lake])
+    assert result.exit_code == 1 and "check_subject_exists" in result.output  # the file has no subject
+    result = runner.invoke(main, ["export-nwb", "A8604-211122", "-o", out, "--lake", lake, "--overwrite",
+                                  "--subject", "subject_id=A8604", "--subject", "species=Mus musculus",
+                                  "--subject", "sex=U", "--subject", "age=P8W/"])
+    assert result.exit_code == 0 and "NOT ok" not in result.output, result.output
+    result = runner.invoke(main, ["export-nwb", "A8604-211122", "-o", out, "--lake", lake, "--subject", "age"])
+    assert result.exit_code == 2 and "'age' is not FIELD=VALUE" in result.output

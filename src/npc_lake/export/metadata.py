@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,8 +11,10 @@ import polars as pl
 from pynwb import NWBFile
 from pynwb.file import Subject
 
-from npc_lake.errors import SessionError
+from npc_lake.errors import SchemaError, SessionError
+from npc_lake.normalize.conform import conform
 from npc_lake.schema import SessionBundle
+from npc_lake.schema.session import SUBJECTS
 
 #: NWBFile arguments filled from a ``sessions`` column of the same name (free text).
 _TEXT_FIELDS = (
@@ -86,6 +90,72 @@ def add_metadata(bundle: SessionBundle) -> NWBFile:
     return NWBFile(**kwargs)
 
 
+def _subject_row(bundle: SessionBundle) -> dict[str, Any]:
+    """The session's subject as a dict: its ``subjects`` row, else just ``sessions.subject_id`` (or empty)."""
+    frame = bundle.table("subjects")
+    sessions = bundle.table("sessions")
+    subject_id = None
+    if sessions is not None and sessions.height and "subject_id" in sessions.columns:
+        subject_id = sessions["subject_id"][0]
+    row: dict[str, Any] = {}
+    if frame is not None and frame.height:
+        if subject_id is not None and frame.filter(pl.col("subject_id") == subject_id).height:
+            frame = frame.filter(pl.col("subject_id") == subject_id)
+        row = frame.row(0, named=True)
+    if not row.get("subject_id") and subject_id is not None:
+        row["subject_id"] = subject_id
+    return row
+
+
+def with_subject(bundle: SessionBundle, fields: Mapping[str, str]) -> SessionBundle:
+    """A copy of ``bundle`` whose subject has ``fields`` filled in or replaced; the lake is not touched.
+
+    Files from other labs often lack what DANDI requires of a subject (species, sex, age or date of birth).
+    Whoever exports such a session knows them and gives them here; the session's other tables are shared,
+    not copied.
+
+    Parameters
+    ----------
+    bundle
+        The session as read from the lake.
+    fields
+        Column name → value, for columns of the ``subjects`` table; ``date_of_birth`` is an ISO 8601
+        date or date-time (UTC when it has no offset).
+
+    Returns
+    -------
+    SessionBundle
+        The same session with a one-row ``subjects`` table.
+
+    Raises
+    ------
+    SchemaError
+        A name that is not a ``subjects`` column, or a value that does not fit it.
+    SessionError
+        Neither the session nor ``fields`` gives a ``subject_id``.
+    """
+    known = [c.name for c in SUBJECTS.columns if c.name != "session_id"]
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise SchemaError("subjects", f"no column {', '.join(map(repr, unknown))}; "
+                          f"subject fields are {', '.join(known)}", session_id=bundle.session_id)
+    row = {**_subject_row(bundle), **fields}
+    if not row.get("subject_id"):
+        raise SessionError(bundle.session_id, "the session names no subject: give subject_id too")
+    dob = row.get("date_of_birth")
+    if isinstance(dob, str):
+        try:
+            parsed = datetime.fromisoformat(dob)
+        except ValueError as exc:
+            raise SchemaError("subjects", f"date_of_birth {dob!r} is not an ISO 8601 date: {exc}",
+                              session_id=bundle.session_id) from None
+        row["date_of_birth"] = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    frame = pl.DataFrame([{k: v for k, v in row.items() if k in known}], schema_overrides={
+        c.name: c.polars_dtype for c in SUBJECTS.columns if c.name in row})
+    subjects = conform(frame, SUBJECTS, session_id=bundle.session_id)
+    return replace(bundle, tables={**bundle.tables, "subjects": subjects})
+
+
 def add_subject(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     """Set ``nwbfile.subject`` from the session's ``subjects`` row.
 
@@ -99,17 +169,8 @@ def add_subject(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     bundle
         The session; ``subjects`` (and ``sessions.subject_id`` as a fallback) are read.
     """
-    frame = bundle.table("subjects")
-    sessions = bundle.table("sessions")
-    subject_id = None
-    if sessions is not None and sessions.height and "subject_id" in sessions.columns:
-        subject_id = sessions["subject_id"][0]
-    row: dict[str, Any] = {}
-    if frame is not None and frame.height:
-        if subject_id is not None and frame.filter(pl.col("subject_id") == subject_id).height:
-            frame = frame.filter(pl.col("subject_id") == subject_id)
-        row = frame.row(0, named=True)
-    subject_id = row.get("subject_id") or subject_id
+    row = _subject_row(bundle)
+    subject_id = row.get("subject_id")
     if subject_id is None:
         return
     kwargs: dict[str, Any] = {"subject_id": str(subject_id)}

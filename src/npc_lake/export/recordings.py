@@ -153,6 +153,12 @@ def add_recordings(nwbfile: NWBFile, bundle: SessionBundle, *, files: ExitStack 
         source = _source_series(row, opened, files)
         if source is None:
             continue
+        width = source["data"].shape[1] if source["data"].ndim > 1 else 1
+        if width != len(ids):
+            warnings.warn(f"recording {row['recording_name']!r}: its samples have {width} channels for "
+                          f"{len(ids)} electrodes (NWB requires one per electrode); the recording is not "
+                          "exported", stacklevel=2)
+            continue
         region = DynamicTableRegion(name="electrodes", data=np.array([rows[e] for e in ids], dtype=np.int64),
                                     description="Electrodes (channels) of the recording, in data column order.",
                                     table=nwbfile.electrodes)

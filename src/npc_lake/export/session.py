@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from npc_lake.export.metadata import with_subject
 from npc_lake.export.nwbfile import check_output_path, write_nwbfile
 from npc_lake.lake import Lake
 from npc_lake.lake.read import read_session
 
 
 def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | str | None = None,
-               as_of: int | None = None, overwrite: bool = False) -> Path:
+               as_of: int | None = None, overwrite: bool = False,
+               subject: Mapping[str, str] | None = None) -> Path:
     """Write session ``session_id`` of the lake to the NWB file ``path``, from lake rows only.
 
     Parameters
@@ -26,6 +29,10 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
         Ingest-log version to export the session as of; the latest state if ``None``.
     overwrite
         Replace an existing file.
+    subject
+        Subject fields to fill in or replace in this file only (e.g. ``{"age": "P90D", "sex": "M"}``), for
+        sources that lack what DANDI requires; the lake is not changed. See
+        :func:`npc_lake.export.metadata.with_subject`.
 
     Returns
     -------
@@ -38,6 +45,11 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
         The session is not in the lake (as of ``as_of``), or the ingest log has no such version.
     NpcLakeError
         ``path`` exists and ``overwrite`` is false.
+    SchemaError
+        ``subject`` names a field the ``subjects`` table does not have, or a value that does not fit it.
     """
     target = check_output_path(path, overwrite=overwrite)  # before reading anything from the lake
-    return write_nwbfile(read_session(session_id, lake=lake, as_of=as_of), target, overwrite=overwrite)
+    bundle = read_session(session_id, lake=lake, as_of=as_of)
+    if subject:
+        bundle = with_subject(bundle, subject)
+    return write_nwbfile(bundle, target, overwrite=overwrite)
