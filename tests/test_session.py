@@ -104,16 +104,3 @@ def test_as_of_sees_the_session_as_it_was(tmp_path: Path) -> None:
         npc_lake.Session(session_id, lake=handle, as_of=99)
     with pytest.raises(LakeError, match="not in the lake"):
         npc_lake.Session("600009_2024-01-01", lake=handle)
-
-
-def test_nwb_of_a_session_with_linked_recordings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import realdata_path
-
-    source = realdata_path("nwb", "neuroconv", "ecephys_tutorial_v2.5.0.nwb")
-    handle = Lake.open(tmp_path / "lake")
-    session_id = ingest(source, lake=handle).session_id
-    monkeypatch.chdir(tmp_path)  # links must not depend on the working folder
-    nwb = npc_lake.Session(session_id, lake=handle).nwb
-    series = nwb.acquisition["ElectricalSeries"]
-    with pynwb.NWBHDF5IO(str(source), "r") as io:
-        assert (series.data[:] == io.read().acquisition["ElectricalSeries"].data[:]).all()

@@ -122,3 +122,25 @@ def test_names_with_colons_are_kept(tmp_path: Path) -> None:
     again = read_nwb(written)
     assert again.tables["electrode_groups"]["electrode_group_name"].to_list() == [name]
     assert set(again.tables["electrodes"]["electrode_group_name"].to_list()) == {name}
+
+
+def test_session_nwb_links_the_samples_whatever_the_working_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import npc_lake
+
+    source = write_source(tmp_path / "source" / "rec.nwb")
+    handle = Lake.open(tmp_path / "lake")
+    session_id = ingest(source, lake=handle).session_id
+    monkeypatch.chdir(tmp_path / "source")  # links must not depend on the working folder
+    nwb = npc_lake.Session(session_id, lake=handle).nwb
+    np.testing.assert_array_equal(nwb.acquisition["raw"].data[:], RAW)
+
+
+def test_a_series_narrower_than_its_electrodes_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    bundle = read_nwb(write_source(tmp_path / "rec.nwb"))
+    bundle.tables["recordings"] = bundle.tables["recordings"].with_columns(
+        pl.when(pl.col("kind") == "raw").then(pl.lit([0, 1, 2, 3, 0, 1])).otherwise(pl.col("electrode_ids"))
+        .alias("electrode_ids"))
+    with pytest.warns(UserWarning, match="'raw': its samples have 4 channels for 6 electrodes"):
+        written = write_nwbfile(bundle, tmp_path / "out.nwb")
+    assert read_nwb(written).tables["recordings"]["kind"].to_list() == ["lfp"]

@@ -2,11 +2,15 @@
 
 The spike index (where each unit's train ends) is known before writing, from ``units.num_spikes`` or
 from one counting pass over the spike batches. The spike times themselves (and amplitudes) are read
-batch by batch while h5py writes them, so at most one batch is in memory at a time.
+batch by batch while h5py writes them: a reader thread fetches the next ``PREFETCH`` batches while h5py
+compresses the current one (both release the GIL for their heavy part), so at most ``PREFETCH + 1``
+batches are in memory at a time.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +30,60 @@ from npc_lake.schema import SessionBundle, SpikeBatches, get_table
 #: HDF5 chunk length of the spike_times / spike_amplitudes datasets (512 KiB of float64).
 SPIKE_CHUNK_LEN = 65_536
 
+#: Spike batches read ahead of the one being written.
+PREFETCH = 2
+
 #: Units columns written by dedicated code rather than the generic converter.
 _SPECIAL = ("nwb_unit_id", "electrode_group_name", "electrodes", "waveform_mean", "waveform_sd")
+
+
+class _Prefetched(Iterator[pl.DataFrame]):
+    """The frames of ``source``, read by a background thread up to ``depth`` frames ahead.
+
+    An error in the thread is raised in the consumer; a consumer that stops early stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, source: Iterator[pl.DataFrame], *, depth: int) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(source,), daemon=True, name="spike-prefetch")
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, source: Iterator[pl.DataFrame]) -> None:
+        try:
+            for frame in source:
+                if not self._put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._put(exc)
+            return
+        self._put(self._DONE)
+
+    def __next__(self) -> pl.DataFrame:
+        item = self._queue.get()
+        if item is self._DONE:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop the reader thread (it exits at its next batch)."""
+        self._stop.set()
+
+    def __del__(self) -> None:
+        self._stop.set()
 
 
 class SpikeColumnChunks(AbstractDataChunkIterator):
@@ -72,7 +128,7 @@ class SpikeColumnChunks(AbstractDataChunkIterator):
 
     def __next__(self) -> DataChunk:
         if self._source is None:
-            self._source = iter(self._batches())
+            self._source = _Prefetched(iter(self._batches()), depth=PREFETCH)
         for batch in self._source:
             if batch.height == 0:
                 continue

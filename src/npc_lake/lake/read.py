@@ -7,12 +7,10 @@ from collections.abc import Iterator
 import polars as pl
 
 from npc_lake.errors import LakeError
+from npc_lake.lake.spikes import stream_session_spikes
 from npc_lake.lake.store import Lake
 from npc_lake.schema import SESSION_TABLES, SessionBundle
 from npc_lake.schema.ids import validate_id
-
-#: Units whose spikes are fetched together when a session's spikes are streamed out of the lake.
-UNITS_PER_BATCH = 100
 
 
 def _session_rows(lake: Lake, table: str, session_id: str, version: int | None = None) -> pl.DataFrame:
@@ -62,7 +60,7 @@ def read_session(session_id: str, *, lake: Lake | str | None = None, as_of: int 
     -------
     SessionBundle
         Frames of every per-session table (extra columns included), units in their NWB order; spike
-        batches hold ``UNITS_PER_BATCH`` complete units each, in the units table's order.
+        batches hold complete units, in the units table's order (see :mod:`npc_lake.lake.spikes`).
 
     Raises
     ------
@@ -81,16 +79,11 @@ def read_session(session_id: str, *, lake: Lake | str | None = None, as_of: int 
             tables[name] = _session_rows(handle, name, session_id, versions.get(name))
     tables["units"] = tables["units"].sort("nwb_unit_id", "unit_id", nulls_last=True)
     unit_ids = tables["units"]["unit_id"].to_list()
+    counts = tables["units"]["num_spikes"].fill_null(1).to_list()  # unknown counts: let the stream look
 
     def spike_batches() -> Iterator[pl.DataFrame]:
-        spikes = handle.scan("spike_times", version=versions.get("spike_times")).filter(
-            pl.col("session_id") == session_id)
-        for first in range(0, len(unit_ids), UNITS_PER_BATCH):
-            chunk = unit_ids[first:first + UNITS_PER_BATCH]
-            order = pl.DataFrame({"unit_id": chunk, "_order": range(len(chunk))})
-            rows = spikes.filter(pl.col("unit_id").is_in(chunk)).collect()
-            yield (rows.join(order, on="unit_id").sort("_order", "spike_time", maintain_order=True)
-                   .drop("_order"))
+        return stream_session_spikes(handle, session_id, unit_ids=unit_ids, counts=counts,
+                                     version=versions.get("spike_times"))
 
     source = sessions["source_uri"][0] or f"{handle.uri}#{session_id}"
     return SessionBundle(session_id=session_id, source_uri=source, tables=tables, spike_batches=spike_batches,

@@ -103,7 +103,7 @@ def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, file
         if batch.num_rows == 0:
             continue
         if writer is None:
-            name = f"part-{uuid.uuid4()}.zstd.parquet"
+            name = f"part-{len(actions):05d}-{uuid.uuid4()}.zstd.parquet"  # readers rely on the sequence number
             written.append(f"{folder}/{name}")
             writer = pq.ParquetWriter(f"{folder}/{name}", schema, filesystem=filesystem, **_parquet_options(schema))
             stats = _FileStats()

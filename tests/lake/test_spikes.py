@@ -1,0 +1,99 @@
+"""A session's spikes stream out whole unit by whole unit, in any requested order, from any file layout."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from npc_lake.lake import Lake
+from npc_lake.lake import spikes as spikes_module
+from npc_lake.lake.spikes import stream_session_spikes
+from npc_lake.lake.stream import write_partition_stream
+
+SESSION = "600001_2024-01-02"
+
+
+def stored_spikes(counts: list[int], seed: int) -> pl.DataFrame:
+    """Spikes of units u0, u1, … (``counts[i]`` each), units contiguous, each unit's in time order."""
+    rng = np.random.default_rng(seed)
+    frames = [pl.DataFrame({"session_id": SESSION, "unit_id": f"u{i}",
+                            "spike_time": np.sort(rng.uniform(0, 100, n)),
+                            "amplitude": rng.normal(50, 5, n).astype(np.float32)},
+                           schema_overrides={"session_id": pl.String, "unit_id": pl.String,
+                                             "spike_time": pl.Float64, "amplitude": pl.Float32})
+              for i, n in enumerate(counts)]
+    return pl.concat(frames)
+
+
+def write(lake: Lake, frame: pl.DataFrame, *, rows_per_file: int) -> None:
+    table = frame.to_arrow()
+    write_partition_stream(lake, table_name="spike_times", session_id=SESSION, batches=iter(table.to_batches(250)),
+                           schema=table.schema, rows_per_file=rows_per_file)
+
+
+def collected(batches: Iterator[pl.DataFrame], unit_ids: list[str]) -> pl.DataFrame:
+    frames = list(batches)
+    for frame in frames:  # every unit whole in one frame
+        assert frame["unit_id"].n_unique() == frame["unit_id"].rle().len()
+    seen = [u for f in frames for u in f["unit_id"].unique(maintain_order=True).to_list()]
+    assert len(seen) == len(set(seen)) and seen == [u for u in unit_ids if u in seen]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def expected(frame: pl.DataFrame, unit_ids: list[str]) -> pl.DataFrame:
+    order = pl.DataFrame({"unit_id": unit_ids, "_order": range(len(unit_ids))})
+    return frame.join(order, on="unit_id").sort("_order", "spike_time", maintain_order=True).select(
+        "unit_id", "spike_time", "amplitude")
+
+
+def test_the_stored_order_streams_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    counts = [700, 0, 3, 1200, 1, 450]
+    frame = stored_spikes(counts, seed=1)
+    write(lake, frame, rows_per_file=1000)
+    monkeypatch.setattr(spikes_module, "ROWS_PER_READ", 300)  # units span reads and files
+
+    def refuse(*args: object) -> Iterator[pl.DataFrame]:
+        raise AssertionError("the filter path was taken")
+
+    monkeypatch.setattr(spikes_module, "_by_filter", refuse)
+    unit_ids = [f"u{i}" for i in range(len(counts))]
+    got = collected(stream_session_spikes(lake, SESSION, unit_ids=unit_ids, counts=counts), unit_ids)
+    assert got.equals(expected(frame, unit_ids))
+
+
+@settings(max_examples=25, deadline=None)
+@given(counts=st.lists(st.integers(0, 400), min_size=1, max_size=8), rows_per_file=st.integers(50, 2000),
+       rows_per_read=st.integers(1, 700), data=st.data())
+def test_any_requested_order_and_layout_gives_every_unit_whole(counts: list[int], rows_per_file: int,
+                                                              rows_per_read: int, data: st.DataObject) -> None:
+    unit_ids = [f"u{i}" for i in range(len(counts))]
+    wanted = data.draw(st.permutations(unit_ids))
+    frame = stored_spikes(counts, seed=len(counts))
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spikes_module, "ROWS_PER_READ", rows_per_read)
+        lake = Lake.open(Path(folder) / "lake")
+        if frame.height:
+            write(lake, frame, rows_per_file=rows_per_file)
+        wanted_counts = [counts[unit_ids.index(u)] for u in wanted]
+        got = collected(stream_session_spikes(lake, SESSION, unit_ids=wanted, counts=wanted_counts), wanted)
+    if frame.height:
+        assert got.equals(expected(frame, wanted))
+    else:
+        assert got.is_empty()
+
+
+def test_spikes_out_of_time_order_in_storage_come_out_sorted(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    frame = stored_spikes([5, 6], seed=3)
+    shuffled = pl.concat([frame.head(5).reverse(), frame.tail(6)])  # u0 stored backwards
+    write(lake, shuffled, rows_per_file=100)
+    got = collected(stream_session_spikes(lake, SESSION, unit_ids=["u0", "u1"], counts=[5, 6]), ["u0", "u1"])
+    assert got.equals(expected(frame, ["u0", "u1"]))
