@@ -1,0 +1,163 @@
+"""npc_lake's answers to the benchmark questions, through DuckDB SQL and through Polars; and the floor.
+
+The floor is pyarrow reading the Parquet columns an answer needs from the lake's files, with no engine
+and no Delta log: what any engine must at least pay.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from questions import (AREA, BIN_SIZE, METRICS, MIN_UNITS, N_BINS, STIMULUS, VISUAL_PREFIX, WINDOW_START, WINDOW_STOP,
+                       summarise_session)
+
+_QC_AREA = f"default_qc AND structure = '{AREA}'"
+#: The range join is widened by this much, then the exact window is applied to ``spike_time - onset``.
+_SLACK = 1e-6
+
+SQL = {
+    "q1": f"""SELECT session_id, unit_id, structure, {", ".join(METRICS)} FROM units
+              WHERE default_qc AND starts_with(structure, '{VISUAL_PREFIX}')""",
+    "q2": f"""SELECT session_id, unit_id, spike_time FROM spike_times
+              SEMI JOIN (SELECT session_id, unit_id FROM units WHERE {_QC_AREA}) USING (session_id, unit_id)""",
+    "q3": f"""WITH spikes AS (
+                  SELECT session_id, unit_id, spike_time FROM spike_times
+                  SEMI JOIN (SELECT session_id, unit_id FROM units WHERE {_QC_AREA}) USING (session_id, unit_id)),
+              onsets AS (SELECT session_id, rewarded_modality, stim_start_time AS onset FROM trials
+                         WHERE stim_name = '{STIMULUS}'),
+              aligned AS (
+                  SELECT s.session_id, s.unit_id, o.rewarded_modality, s.spike_time - o.onset AS t
+                  FROM spikes s JOIN onsets o ON s.session_id = o.session_id
+                   AND s.spike_time >= o.onset + ({WINDOW_START} - {_SLACK})
+                   AND s.spike_time < o.onset + ({WINDOW_STOP} + {_SLACK}))
+              SELECT session_id, unit_id, rewarded_modality,
+                     floor((t - ({WINDOW_START})) / {BIN_SIZE})::BIGINT AS bin_index, count(*) AS spike_count
+              FROM aligned WHERE t >= {WINDOW_START} AND t < {WINDOW_STOP}
+              GROUP BY 1, 2, 3, 4 HAVING bin_index >= 0 AND bin_index < {N_BINS}""",
+    "q4": """SELECT session_id, block_index, rewarded_modality,
+                    sum(is_hit::BIGINT) / nullif(sum(is_go::BIGINT), 0) AS hit_rate,
+                    sum(is_false_alarm::BIGINT) / nullif(sum(is_nogo::BIGINT), 0) AS false_alarm_rate
+             FROM trials GROUP BY ALL""",
+    "q5": f"""SELECT session_id, n_units, n_trials
+              FROM (SELECT session_id, count(*) AS n_units FROM units WHERE {_QC_AREA} GROUP BY session_id
+                    HAVING count(*) >= {MIN_UNITS})
+              JOIN (SELECT session_id, count(*) AS n_trials FROM trials GROUP BY session_id) USING (session_id)""",
+}
+
+
+class DuckDBEngine:
+    """Questions as SQL over ``npc_lake.connect()``."""
+
+    def __init__(self, lake: str, session_id: str) -> None:
+        import npc_lake
+
+        self.con = npc_lake.connect(lake)
+        self.session_id = session_id
+
+    def answer(self, question: str) -> pl.DataFrame:
+        if question == "q6":
+            one = {"sid": self.session_id}
+            units = self.con.execute("SELECT * FROM units WHERE session_id = $sid", one).pl()
+            spikes = self.con.execute("SELECT unit_id, spike_time, amplitude FROM spike_times "
+                                      "WHERE session_id = $sid", one).pl()
+            trials = self.con.execute("SELECT * FROM trials WHERE session_id = $sid", one).pl()
+            electrodes = self.con.execute("SELECT * FROM electrodes WHERE session_id = $sid", one).pl()
+            return summarise_session(units, spikes["spike_time"], trials, electrodes)
+        return self.con.execute(SQL[question]).pl()
+
+
+class PolarsEngine:
+    """Questions as Polars lazy queries over ``npc_lake.scan()``."""
+
+    def __init__(self, lake: str, session_id: str) -> None:
+        import npc_lake
+
+        tables = {name: npc_lake.scan(name, lake=lake) for name in ("units", "spike_times", "trials", "electrodes")}
+        self.scan = tables.__getitem__
+        self.session_id = session_id
+
+    def _qc_area_units(self) -> pl.LazyFrame:
+        return (self.scan("units").filter(pl.col("default_qc") & (pl.col("structure") == AREA))
+                .select("session_id", "unit_id"))
+
+    def _qc_area_spikes(self) -> pl.LazyFrame:
+        return self.scan("spike_times").select("session_id", "unit_id", "spike_time").join(
+            self._qc_area_units(), on=["session_id", "unit_id"], how="semi")
+
+    def answer(self, question: str) -> pl.DataFrame:
+        units, trials = self.scan("units"), self.scan("trials")
+        if question == "q1":
+            return (units.filter(pl.col("default_qc") & pl.col("structure").str.starts_with(VISUAL_PREFIX))
+                    .select("session_id", "unit_id", "structure", *METRICS).collect())
+        if question == "q2":
+            return self._qc_area_spikes().collect()
+        if question == "q3":
+            onsets = (trials.filter(pl.col("stim_name") == STIMULUS)
+                      .select("session_id", "rewarded_modality", pl.col("stim_start_time").alias("onset")))
+            t = pl.col("spike_time") - pl.col("onset")
+            return (self._qc_area_spikes().join_where(
+                        onsets, pl.col("session_id") == pl.col("session_id_right"),
+                        pl.col("spike_time") >= pl.col("onset") + (WINDOW_START - _SLACK),
+                        pl.col("spike_time") < pl.col("onset") + (WINDOW_STOP + _SLACK))
+                    .filter((t >= WINDOW_START) & (t < WINDOW_STOP))
+                    .with_columns(((t - WINDOW_START) / BIN_SIZE).floor().cast(pl.Int64).alias("bin_index"))
+                    .filter(pl.col("bin_index").is_between(0, N_BINS - 1))
+                    .group_by("session_id", "unit_id", "rewarded_modality", "bin_index")
+                    .agg(pl.len().cast(pl.Int64).alias("spike_count")).collect())
+        if question == "q4":
+            def rate(numerator: str, denominator: str) -> pl.Expr:
+                d = pl.col(denominator).cast(pl.Int64).sum()
+                return pl.when(d > 0).then(pl.col(numerator).cast(pl.Int64).sum() / d)
+            return (trials.group_by("session_id", "block_index", "rewarded_modality")
+                    .agg(rate("is_hit", "is_go").alias("hit_rate"),
+                         rate("is_false_alarm", "is_nogo").alias("false_alarm_rate")).collect())
+        if question == "q5":
+            counts = (self._qc_area_units().group_by("session_id").agg(pl.len().alias("n_units"))
+                      .filter(pl.col("n_units") >= MIN_UNITS))
+            n_trials = trials.group_by("session_id").agg(pl.len().alias("n_trials"))
+            return counts.join(n_trials, on="session_id").collect()
+        one = pl.col("session_id") == self.session_id
+        spikes = self.scan("spike_times").filter(one).select("unit_id", "spike_time", "amplitude")
+        frames = pl.collect_all([units.filter(one), spikes, trials.filter(one),
+                                 self.scan("electrodes").filter(one)])
+        return summarise_session(frames[0], frames[1]["spike_time"], frames[2], frames[3])
+
+
+class FloorEngine:
+    """pyarrow reading the columns each answer needs straight from the Parquet files (no Delta log)."""
+
+    COLUMNS = {
+        "q1": {"units": ["unit_id", "structure", "default_qc", *METRICS]},
+        "q2": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"]},
+        "q3": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"],
+               "trials": ["stim_name", "rewarded_modality", "stim_start_time"]},
+        "q4": {"trials": ["block_index", "rewarded_modality", "is_hit", "is_go", "is_false_alarm", "is_nogo"]},
+        "q5": {"units": ["unit_id", "structure", "default_qc"], "trials": ["stim_name"]},
+    }
+
+    def __init__(self, lake: str, session_id: str) -> None:
+        import pyarrow.dataset  # noqa: F401  (read_table imports it on first use: not part of reading)
+
+        self.root = Path(lake)
+        self.session_id = session_id
+
+    def _files(self, table: str, session_id: str | None = None) -> list[Path]:
+        pattern = f"session_id={session_id}/*.parquet" if session_id else "session_id=*/*.parquet"
+        return sorted((self.root / table).glob(pattern))
+
+    def answer(self, question: str) -> pl.DataFrame:
+        read: list[Any] = []
+        if question == "q6":
+            for table in ("units", "spike_times", "trials", "electrodes"):
+                read += [pq.read_table(f) for f in self._files(table, self.session_id)]
+        else:
+            for table, columns in self.COLUMNS[question].items():
+                read += [pq.read_table(f, columns=columns) for f in self._files(table)]
+        return pl.DataFrame({"rows_read": [sum(t.num_rows for t in read)]})
+
+
+ENGINES = {"duckdb": DuckDBEngine, "polars": PolarsEngine, "pyarrow-floor": FloorEngine}
