@@ -7,13 +7,22 @@ and no Delta log: what any engine must at least pay.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pyarrow.parquet as pq
-
-from questions import (AREA, BIN_SIZE, METRICS, MIN_UNITS, N_BINS, STIMULUS, VISUAL_PREFIX, WINDOW_START, WINDOW_STOP,
-                       summarise_session)
+from questions import (
+    AREA,
+    BIN_SIZE,
+    METRICS,
+    MIN_UNITS,
+    N_BINS,
+    STIMULUS,
+    VISUAL_PREFIX,
+    WINDOW_START,
+    WINDOW_STOP,
+    summarise_session,
+)
 
 _QC_AREA = f"default_qc AND structure = '{AREA}'"
 #: The range join is widened by this much, then the exact window is applied to ``spike_time - onset``.
@@ -130,7 +139,7 @@ class PolarsEngine:
 class FloorEngine:
     """pyarrow reading the columns each answer needs straight from the Parquet files (no Delta log)."""
 
-    COLUMNS = {
+    COLUMNS: ClassVar[dict[str, dict[str, list[str]]]] = {
         "q1": {"units": ["unit_id", "structure", "default_qc", *METRICS]},
         "q2": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"]},
         "q3": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"],
@@ -140,8 +149,6 @@ class FloorEngine:
     }
 
     def __init__(self, lake: str, session_id: str) -> None:
-        import pyarrow.dataset  # noqa: F401  (read_table imports it on first use: not part of reading)
-
         self.root = Path(lake)
         self.session_id = session_id
 
@@ -149,14 +156,21 @@ class FloorEngine:
         pattern = f"session_id={session_id}/*.parquet" if session_id else "session_id=*/*.parquet"
         return sorted((self.root / table).glob(pattern))
 
+    @staticmethod
+    def _read(path: Path, columns: list[str] | None = None) -> Any:
+        """The columns of one file; strings stay dictionary-encoded (the cheapest faithful read)."""
+        names = pq.read_schema(path).names
+        strings = [c for c in ("unit_id", "structure", "stim_name", "rewarded_modality") if c in names]
+        return pq.ParquetFile(path, read_dictionary=strings).read(columns=columns)
+
     def answer(self, question: str) -> pl.DataFrame:
         read: list[Any] = []
         if question == "q6":
             for table in ("units", "spike_times", "trials", "electrodes"):
-                read += [pq.read_table(f) for f in self._files(table, self.session_id)]
+                read += [self._read(f) for f in self._files(table, self.session_id)]
         else:
             for table, columns in self.COLUMNS[question].items():
-                read += [pq.read_table(f, columns=columns) for f in self._files(table)]
+                read += [self._read(f, columns) for f in self._files(table)]
         return pl.DataFrame({"rows_read": [sum(t.num_rows for t in read)]})
 
 

@@ -13,9 +13,18 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
-from questions import (AREA, BIN_SIZE, METRICS, MIN_UNITS, N_BINS, STIMULUS, VISUAL_PREFIX, WINDOW_START, WINDOW_STOP,
-                       summarise_session)
+from questions import (
+    AREA,
+    BIN_SIZE,
+    METRICS,
+    MIN_UNITS,
+    N_BINS,
+    STIMULUS,
+    VISUAL_PREFIX,
+    WINDOW_START,
+    WINDOW_STOP,
+    summarise_session,
+)
 
 HEAVY = {"spike_times", "spike_amplitudes", "waveform_mean", "waveform_sd", "obs_intervals", "electrodes"}
 _SLACK = 1e-6

@@ -21,6 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def peak_rss() -> int:
+    """This process's peak RSS in bytes. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
+    parent across fork + exec, so a small worker started by a big runner would report the runner's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
