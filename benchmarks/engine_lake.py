@@ -151,17 +151,20 @@ class FloorEngine:
     def __init__(self, lake: str, session_id: str) -> None:
         self.root = Path(lake)
         self.session_id = session_id
+        self._strings: dict[str, list[str]] = {}
 
     def _files(self, table: str, session_id: str | None = None) -> list[Path]:
         pattern = f"session_id={session_id}/*.parquet" if session_id else "session_id=*/*.parquet"
         return sorted((self.root / table).glob(pattern))
 
-    @staticmethod
-    def _read(path: Path, columns: list[str] | None = None) -> Any:
+    def _read(self, path: Path, columns: list[str] | None = None) -> Any:
         """The columns of one file; strings stay dictionary-encoded (the cheapest faithful read)."""
-        names = pq.read_schema(path).names
-        strings = [c for c in ("unit_id", "structure", "stim_name", "rewarded_modality") if c in names]
-        return pq.ParquetFile(path, read_dictionary=strings).read(columns=columns)
+        table = path.parent.parent.name
+        if table not in self._strings:  # the table's string columns, from its first file's schema
+            names = pq.read_schema(path).names
+            self._strings[table] = [c for c in ("unit_id", "structure", "stim_name", "rewarded_modality")
+                                    if c in names]
+        return pq.ParquetFile(path, read_dictionary=self._strings[table]).read(columns=columns)
 
     def answer(self, question: str) -> pl.DataFrame:
         read: list[Any] = []
