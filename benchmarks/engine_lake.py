@@ -17,16 +17,17 @@ from questions import (
     METRICS,
     MIN_UNITS,
     N_BINS,
+    SLACK,
     STIMULUS,
     VISUAL_PREFIX,
     WINDOW_START,
     WINDOW_STOP,
+    performance,
+    psth,
     summarise_session,
 )
 
 _QC_AREA = f"default_qc AND structure = '{AREA}'"
-#: The range join is widened by this much, then the exact window is applied to ``spike_time - onset``.
-_SLACK = 1e-6
 
 SQL = {
     "q1": f"""SELECT session_id, unit_id, structure, {", ".join(METRICS)} FROM units
@@ -41,8 +42,8 @@ SQL = {
               aligned AS (
                   SELECT s.session_id, s.unit_id, o.rewarded_modality, s.spike_time - o.onset AS t
                   FROM spikes s JOIN onsets o ON s.session_id = o.session_id
-                   AND s.spike_time >= o.onset + ({WINDOW_START} - {_SLACK})
-                   AND s.spike_time < o.onset + ({WINDOW_STOP} + {_SLACK}))
+                   AND s.spike_time >= o.onset + ({WINDOW_START} - {SLACK})
+                   AND s.spike_time < o.onset + ({WINDOW_STOP} + {SLACK}))
               SELECT session_id, unit_id, rewarded_modality,
                      floor((t - ({WINDOW_START})) / {BIN_SIZE})::BIGINT AS bin_index, count(*) AS spike_count
               FROM aligned WHERE t >= {WINDOW_START} AND t < {WINDOW_STOP}
@@ -105,25 +106,9 @@ class PolarsEngine:
         if question == "q2":
             return self._qc_area_spikes().collect()
         if question == "q3":
-            onsets = (trials.filter(pl.col("stim_name") == STIMULUS)
-                      .select("session_id", "rewarded_modality", pl.col("stim_start_time").alias("onset")))
-            t = pl.col("spike_time") - pl.col("onset")
-            return (self._qc_area_spikes().join_where(
-                        onsets, pl.col("session_id") == pl.col("session_id_right"),
-                        pl.col("spike_time") >= pl.col("onset") + (WINDOW_START - _SLACK),
-                        pl.col("spike_time") < pl.col("onset") + (WINDOW_STOP + _SLACK))
-                    .filter((t >= WINDOW_START) & (t < WINDOW_STOP))
-                    .with_columns(((t - WINDOW_START) / BIN_SIZE).floor().cast(pl.Int64).alias("bin_index"))
-                    .filter(pl.col("bin_index").is_between(0, N_BINS - 1))
-                    .group_by("session_id", "unit_id", "rewarded_modality", "bin_index")
-                    .agg(pl.len().cast(pl.Int64).alias("spike_count")).collect())
+            return psth(self._qc_area_spikes(), trials).collect()
         if question == "q4":
-            def rate(numerator: str, denominator: str) -> pl.Expr:
-                d = pl.col(denominator).cast(pl.Int64).sum()
-                return pl.when(d > 0).then(pl.col(numerator).cast(pl.Int64).sum() / d)
-            return (trials.group_by("session_id", "block_index", "rewarded_modality")
-                    .agg(rate("is_hit", "is_go").alias("hit_rate"),
-                         rate("is_false_alarm", "is_nogo").alias("false_alarm_rate")).collect())
+            return performance(trials).collect()
         if question == "q5":
             counts = (self._qc_area_units().group_by("session_id").agg(pl.len().alias("n_units"))
                       .filter(pl.col("n_units") >= MIN_UNITS))

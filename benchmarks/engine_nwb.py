@@ -19,23 +19,25 @@ from questions import (
     METRICS,
     MIN_UNITS,
     N_BINS,
+    SLACK,
     STIMULUS,
     VISUAL_PREFIX,
     WINDOW_START,
     WINDOW_STOP,
+    performance,
+    psth,
     summarise_session,
 )
 
 HEAVY = {"spike_times", "spike_amplitudes", "waveform_mean", "waveform_sd", "obs_intervals", "electrodes"}
-_SLACK = 1e-6
 
 
 def psth_counts(spikes: np.ndarray[Any, Any], onsets: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Spike counts per bin of one unit, summed over ``onsets`` (the binning every engine uses)."""
     counts = np.zeros(N_BINS, dtype=np.int64)
     for onset in onsets:
-        lo = np.searchsorted(spikes, onset + (WINDOW_START - _SLACK), side="left")
-        hi = np.searchsorted(spikes, onset + (WINDOW_STOP + _SLACK), side="left")
+        lo = np.searchsorted(spikes, onset + (WINDOW_START - SLACK), side="left")
+        hi = np.searchsorted(spikes, onset + (WINDOW_STOP + SLACK), side="left")
         t = spikes[lo:hi] - onset
         t = t[(t >= WINDOW_START) & (t < WINDOW_STOP)]
         bins = np.floor((t - WINDOW_START) / BIN_SIZE).astype(np.int64)
@@ -165,25 +167,9 @@ class LazynwbEngine:
         if question == "q2":
             return self._qc_area_spikes().collect()
         if question == "q3":
-            onsets = (self._scan("/intervals/trials").filter(pl.col("stim_name") == STIMULUS)
-                      .select("session_id", "rewarded_modality", pl.col("stim_start_time").alias("onset")))
-            t = pl.col("spike_time") - pl.col("onset")
-            return (self._qc_area_spikes().join_where(
-                        onsets, pl.col("session_id") == pl.col("session_id_right"),
-                        pl.col("spike_time") >= pl.col("onset") + (WINDOW_START - _SLACK),
-                        pl.col("spike_time") < pl.col("onset") + (WINDOW_STOP + _SLACK))
-                    .filter((t >= WINDOW_START) & (t < WINDOW_STOP))
-                    .with_columns(((t - WINDOW_START) / BIN_SIZE).floor().cast(pl.Int64).alias("bin_index"))
-                    .filter(pl.col("bin_index").is_between(0, N_BINS - 1))
-                    .group_by("session_id", "unit_id", "rewarded_modality", "bin_index")
-                    .agg(pl.len().cast(pl.Int64).alias("spike_count")).collect())
+            return psth(self._qc_area_spikes(), self._scan("/intervals/trials")).collect()
         if question == "q4":
-            def rate(numerator: str, denominator: str) -> pl.Expr:
-                d = pl.col(denominator).cast(pl.Int64).sum()
-                return pl.when(d > 0).then(pl.col(numerator).cast(pl.Int64).sum() / d)
-            return (self._scan("/intervals/trials").group_by("session_id", "block_index", "rewarded_modality")
-                    .agg(rate("is_hit", "is_go").alias("hit_rate"),
-                         rate("is_false_alarm", "is_nogo").alias("false_alarm_rate")).collect())
+            return performance(self._scan("/intervals/trials")).collect()
         if question == "q5":
             counts = (self._scan("/units").filter(pl.col("default_qc") & (pl.col("structure") == AREA))
                       .group_by("session_id").agg(pl.len().alias("n_units"))

@@ -21,6 +21,8 @@ MIN_UNITS = 40
 WINDOW_START, WINDOW_STOP, BIN_SIZE = -0.5, 1.0, 0.01
 N_BINS = 150
 STIMULUS = "vis1"
+#: Range joins are widened by this much, then the exact window is applied to ``spike_time - onset``.
+SLACK = 1e-6
 #: Question 1: the metric columns reported with each unit.
 METRICS = ("amplitude_cutoff", "firing_rate", "isi_violations_ratio", "presence_ratio", "snr", "d_prime",
            "isolation_distance", "half_width", "peak_to_valley", "amplitude_median")
@@ -61,6 +63,34 @@ def summarise_session(units: pl.DataFrame, spike_times: pl.Series, trials: pl.Da
         "first_spike_time": [spike_times.min(), None, None],
         "last_spike_time": [spike_times.max(), None, None],
     })
+
+
+def psth(spikes: pl.LazyFrame, trials: pl.LazyFrame) -> pl.LazyFrame:
+    """Question 3 in Polars: ``spikes`` (session_id, unit_id, spike_time) binned around the STIMULUS onsets
+    of ``trials``, summed per unit, context and bin."""
+    onsets = (trials.filter(pl.col("stim_name") == STIMULUS)
+              .select("session_id", "rewarded_modality", pl.col("stim_start_time").alias("onset")))
+    t = pl.col("spike_time") - pl.col("onset")
+    return (spikes.join_where(onsets, pl.col("session_id") == pl.col("session_id_right"),
+                              pl.col("spike_time") >= pl.col("onset") + (WINDOW_START - SLACK),
+                              pl.col("spike_time") < pl.col("onset") + (WINDOW_STOP + SLACK))
+            .filter((t >= WINDOW_START) & (t < WINDOW_STOP))
+            .with_columns(((t - WINDOW_START) / BIN_SIZE).floor().cast(pl.Int64).alias("bin_index"))
+            .filter(pl.col("bin_index").is_between(0, N_BINS - 1))
+            .group_by("session_id", "unit_id", "rewarded_modality", "bin_index")
+            .agg(pl.len().cast(pl.Int64).alias("spike_count")))
+
+
+def performance(trials: pl.LazyFrame) -> pl.LazyFrame:
+    """Question 4 in Polars: hit and false-alarm rate per session, block and context (null without trials
+    to divide by)."""
+    def rate(numerator: str, denominator: str) -> pl.Expr:
+        d = pl.col(denominator).cast(pl.Int64).sum()
+        return pl.when(d > 0).then(pl.col(numerator).cast(pl.Int64).sum() / d)
+
+    return (trials.group_by("session_id", "block_index", "rewarded_modality")
+            .agg(rate("is_hit", "is_go").alias("hit_rate"),
+                 rate("is_false_alarm", "is_nogo").alias("false_alarm_rate")))
 
 
 def canonical(question: str, frame: pl.DataFrame) -> pl.DataFrame:
