@@ -3,8 +3,8 @@
 The spike index (where each unit's train ends) is known before writing, from ``units.num_spikes`` or
 from one counting pass over the spike batches. The spike times themselves (and amplitudes) are read
 batch by batch while h5py writes them: a reader thread fetches the next ``PREFETCH`` batches while h5py
-compresses the current one (both release the GIL for their heavy part), so at most ``PREFETCH + 1``
-batches are in memory at a time.
+compresses the current one (both release the GIL for their heavy part), so at most ``PREFETCH + 2``
+batches are in memory at a time (the one being written, those queued, and one waiting for room).
 """
 
 from __future__ import annotations
