@@ -32,8 +32,8 @@ _QC_AREA = f"default_qc AND structure = '{AREA}'"
 SQL = {
     "q1": f"""SELECT session_id, unit_id, structure, {", ".join(METRICS)} FROM units
               WHERE default_qc AND starts_with(structure, '{VISUAL_PREFIX}')""",
-    "q2": f"""SELECT session_id, unit_id, spike_time FROM spike_times
-              SEMI JOIN (SELECT session_id, unit_id FROM units WHERE {_QC_AREA}) USING (session_id, unit_id)""",
+    # spike_times carries its unit's structure and default_qc: the filter skips every other file
+    "q2": f"""SELECT session_id, unit_id, spike_time FROM spike_times WHERE {_QC_AREA}""",
     "q3": f"""WITH spikes AS (
                   SELECT session_id, unit_id, spike_time FROM spike_times
                   SEMI JOIN (SELECT session_id, unit_id FROM units WHERE {_QC_AREA}) USING (session_id, unit_id)),
@@ -95,8 +95,8 @@ class PolarsEngine:
                 .select("session_id", "unit_id"))
 
     def _qc_area_spikes(self) -> pl.LazyFrame:
-        return self.scan("spike_times").select("session_id", "unit_id", "spike_time").join(
-            self._qc_area_units(), on=["session_id", "unit_id"], how="semi")
+        return (self.scan("spike_times").filter(pl.col("default_qc") & (pl.col("structure") == AREA))
+                .select("session_id", "unit_id", "spike_time"))
 
     def answer(self, question: str) -> pl.DataFrame:
         units, trials = self.scan("units"), self.scan("trials")
@@ -126,8 +126,8 @@ class FloorEngine:
 
     COLUMNS: ClassVar[dict[str, dict[str, list[str]]]] = {
         "q1": {"units": ["unit_id", "structure", "default_qc", *METRICS]},
-        "q2": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"]},
-        "q3": {"units": ["unit_id", "structure", "default_qc"], "spike_times": ["unit_id", "spike_time"],
+        "q2": {"spike_times": ["unit_id", "spike_time"]},
+        "q3": {"spike_times": ["unit_id", "spike_time"],
                "trials": ["stim_name", "rewarded_modality", "stim_start_time"]},
         "q4": {"trials": ["block_index", "rewarded_modality", "is_hit", "is_go", "is_false_alarm", "is_nogo"]},
         "q5": {"units": ["unit_id", "structure", "default_qc"], "trials": ["stim_name"]},
@@ -141,6 +141,19 @@ class FloorEngine:
     def _files(self, table: str, session_id: str | None = None) -> list[Path]:
         pattern = f"session_id={session_id}/*.parquet" if session_id else "session_id=*/*.parquet"
         return sorted((self.root / table).glob(pattern))
+
+    @staticmethod
+    def _holds_qc_area(path: Path) -> bool:
+        """Whether the file's footer statistics say it holds spikes of QC-passing AREA units."""
+        meta = pq.ParquetFile(path).metadata
+        names = meta.schema.names
+        if meta.num_row_groups == 0 or "structure" not in names:
+            return True
+        group = meta.row_group(0)
+        structure = group.column(names.index("structure")).statistics
+        qc = group.column(names.index("default_qc")).statistics
+        return bool(structure is not None and structure.has_min_max and structure.min <= AREA <= structure.max
+                    and (qc is None or not qc.has_min_max or qc.max))
 
     def _read(self, path: Path, columns: list[str] | None = None) -> Any:
         """The columns of one file; strings stay dictionary-encoded (the cheapest faithful read)."""
@@ -158,7 +171,10 @@ class FloorEngine:
                 read += [self._read(f) for f in self._files(table, self.session_id)]
         else:
             for table, columns in self.COLUMNS[question].items():
-                read += [self._read(f, columns) for f in self._files(table)]
+                files = self._files(table)
+                if table == "spike_times":  # the layout groups spikes by unit structure and QC: read those files
+                    files = [f for f in files if self._holds_qc_area(f)]
+                read += [self._read(f, columns) for f in files]
         return pl.DataFrame({"rows_read": [sum(t.num_rows for t in read)]})
 
 

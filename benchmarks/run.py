@@ -56,19 +56,25 @@ def build_corpus(root: Path, *, sessions: int, units: int, duration_s: float, co
     """NWB files for max(counts) sessions and, per count N, a folder ``nN`` with the first N files
     (symlinked) and a lake of them. Reused when ``corpus.json`` says the same parameters."""
     from npc_lake.pipeline import ingest
+    from npc_lake.schema import SCHEMA_VERSION
     from npc_lake.testing import write_synthetic_nwb
 
-    params = {"sessions": max([*counts, sessions]), "units": units, "duration_s": duration_s, "seed": seed}
+    nwb_params = {"sessions": max([*counts, sessions]), "units": units, "duration_s": duration_s, "seed": seed}
+    params = {**nwb_params, "schema_version": SCHEMA_VERSION}
     marker = root / "corpus.json"
-    folders = {n: root / f"n{n}" for n in sorted(set([*counts, sessions]))}
-    if marker.exists() and json.loads(marker.read_text()) == params and all(
-            (f / "lake").exists() for f in folders.values()):
+    folders = {n: root / f"n{n}" for n in sorted({*counts, sessions})}
+    known = json.loads(marker.read_text()) if marker.exists() else {}
+    if known == params and all((f / "lake").exists() for f in folders.values()):
         return folders
-    shutil.rmtree(root, ignore_errors=True)
-    print(f"building the corpus in {root}: {params}", flush=True)
-    files = write_synthetic_nwb(root / "nwb", n_sessions=params["sessions"], n_units=units,
-                                duration_s=duration_s, seed=seed)
-    files = sorted(files)
+    same_files = {k: known.get(k) for k in nwb_params} == nwb_params and (root / "nwb").is_dir()
+    for path in [*folders.values(), root / "lake-building"] if same_files else [root]:
+        shutil.rmtree(path, ignore_errors=True)
+    print(f"building the corpus in {root}: {params}" + (" (NWB files kept)" if same_files else ""), flush=True)
+    if same_files:
+        files = sorted((root / "nwb").glob("*.nwb"))
+    else:
+        files = sorted(write_synthetic_nwb(root / "nwb", n_sessions=nwb_params["sessions"], n_units=units,
+                                           duration_s=duration_s, seed=seed))
     lake = root / "lake-building"
     done = 0
     for n, folder in folders.items():

@@ -14,28 +14,35 @@ from hypothesis import strategies as st
 
 from npc_lake.lake import Lake
 from npc_lake.lake import spikes as spikes_module
+from npc_lake.lake import stream as stream_module
 from npc_lake.lake.spikes import stream_session_spikes
 from npc_lake.lake.stream import write_partition_stream
+from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 
 SESSION = "600001_2024-01-02"
 
 
-def stored_spikes(counts: list[int], seed: int) -> pl.DataFrame:
-    """Spikes of units u0, u1, … (``counts[i]`` each), units contiguous, each unit's in time order."""
+def stored_spikes(counts: list[int], seed: int, groups: list[str] | None = None) -> pl.DataFrame:
+    """Spikes of units u0, u1, … (``counts[i]`` each), units contiguous, each unit's in time order; unit i's
+    ``structure`` is ``groups[i]`` (all "VISp" by default)."""
     rng = np.random.default_rng(seed)
     frames = [pl.DataFrame({"session_id": SESSION, "unit_id": f"u{i}",
                             "spike_time": np.sort(rng.uniform(0, 100, n)),
-                            "amplitude": rng.normal(50, 5, n).astype(np.float32)},
+                            "amplitude": rng.normal(50, 5, n).astype(np.float32),
+                            "structure": groups[i] if groups else "VISp", "default_qc": i % 2 == 0},
                            schema_overrides={"session_id": pl.String, "unit_id": pl.String,
-                                             "spike_time": pl.Float64, "amplitude": pl.Float32})
+                                             "spike_time": pl.Float64, "amplitude": pl.Float32,
+                                             "structure": pl.String, "default_qc": pl.Boolean})
               for i, n in enumerate(counts)]
     return pl.concat(frames)
 
 
 def write(lake: Lake, frame: pl.DataFrame, *, rows_per_file: int) -> None:
+    """Write ``frame`` as the session's spikes, grouped like ingest does, each batch holding whole units."""
     table = frame.to_arrow()
-    write_partition_stream(lake, table_name="spike_times", session_id=SESSION, batches=iter(table.to_batches(250)),
-                           schema=table.schema, rows_per_file=rows_per_file)
+    batches = [f.to_arrow().to_batches()[0] for _, f in frame.group_by("unit_id", maintain_order=True)]
+    write_partition_stream(lake, table_name="spike_times", session_id=SESSION, batches=iter(batches),
+                           schema=table.schema, rows_per_file=rows_per_file, group_by=UNIT_COLUMNS_IN_SPIKES)
 
 
 def collected(batches: Iterator[pl.DataFrame], unit_ids: list[str]) -> pl.DataFrame:
@@ -55,10 +62,12 @@ def expected(frame: pl.DataFrame, unit_ids: list[str]) -> pl.DataFrame:
 
 def test_the_stored_order_streams_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lake = Lake.open(tmp_path / "lake")
-    counts = [700, 0, 3, 1200, 1, 450]
-    frame = stored_spikes(counts, seed=1)
+    counts = [700, 0, 3, 1200, 1, 450, 80, 900]
+    frame = stored_spikes(counts, seed=1, groups=["VISp", "CA1", "VISp", "CA1", None, "VISp", "VISp", "CA1"])
+    monkeypatch.setattr(stream_module, "ROW_GROUP_ROWS", 500)
     write(lake, frame, rows_per_file=1000)
-    monkeypatch.setattr(spikes_module, "ROWS_PER_READ", 300)  # units span reads and files
+    assert len(lake.delta_table("spike_times").file_uris()) > 4  # several files per (structure, default_qc)
+    monkeypatch.setattr(spikes_module, "ROWS_PER_READ", 300)  # units span reads
 
     def refuse(*args: object) -> Iterator[pl.DataFrame]:
         raise AssertionError("the filter path was taken")
@@ -71,14 +80,17 @@ def test_the_stored_order_streams_in_one_pass(tmp_path: Path, monkeypatch: pytes
 
 @settings(max_examples=25, deadline=None)
 @given(counts=st.lists(st.integers(0, 400), min_size=1, max_size=8), rows_per_file=st.integers(50, 2000),
-       rows_per_read=st.integers(1, 700), data=st.data())
+       row_group=st.integers(20, 600), rows_per_read=st.integers(1, 700), data=st.data())
 def test_any_requested_order_and_layout_gives_every_unit_whole(counts: list[int], rows_per_file: int,
-                                                              rows_per_read: int, data: st.DataObject) -> None:
+                                                              row_group: int, rows_per_read: int,
+                                                              data: st.DataObject) -> None:
     unit_ids = [f"u{i}" for i in range(len(counts))]
     wanted = data.draw(st.permutations(unit_ids))
-    frame = stored_spikes(counts, seed=len(counts))
+    groups = data.draw(st.lists(st.sampled_from(["VISp", "CA1", None]), min_size=len(counts), max_size=len(counts)))
+    frame = stored_spikes(counts, seed=len(counts), groups=groups)
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(spikes_module, "ROWS_PER_READ", rows_per_read)
+        patch.setattr(stream_module, "ROW_GROUP_ROWS", row_group)
         lake = Lake.open(Path(folder) / "lake")
         if frame.height:
             write(lake, frame, rows_per_file=rows_per_file)

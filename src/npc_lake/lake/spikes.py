@@ -1,16 +1,17 @@
 """Streaming one session's spike times out of the lake, unit by unit, in a requested unit order.
 
-The fast path reads the session's Parquet files once, in the order they were written (file names carry a
-sequence number), and cuts the rows at unit boundaries. That works because ingest writes every unit's
-spikes together, in time order, and in the order the NWB export wants them (the source's unit order).
-Should the stored order differ from the requested one (a lake compacted by another tool, files written
-before names carried a sequence number), the stream switches, for the units not yet yielded, to
-fetching groups of units by filter and sorting them: slower (each group re-reads the row groups that may
-hold it) but always right.
+A session's spikes are stored in several Parquet files (one series per structure and QC flag of their
+units, see :mod:`npc_lake.lake.stream`), each holding whole units in the session's unit order. The fast
+path opens every file of the session as a stream of whole units and, for each requested unit, takes it
+from the stream whose next unit it is: one sequential pass over every file, a read buffer per file in
+memory. Should the stored order not allow that (a unit not at the head of any stream, a unit split
+across files, spikes out of time order: a lake rewritten by another tool), the stream switches, for the
+units not yet yielded, to fetching groups of units by filter and sorting them: slower, always right.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,16 +26,12 @@ from npc_lake.lake.store import Lake
 
 #: Units fetched together by the fallback path.
 UNITS_PER_BATCH = 100
-#: Rows read from a Parquet file at a time by the fast path.
-ROWS_PER_READ = 1_000_000
+#: Rows read from one Parquet file at a time by the fast path (one such buffer per file).
+ROWS_PER_READ = 131_072
+#: Rows gathered before a frame is yielded (writers prefer few large frames).
+ROWS_PER_YIELD = 1_000_000
 #: Columns of ``spike_times`` that a session's spike stream carries.
 SPIKE_COLUMNS = ("unit_id", "spike_time", "amplitude")
-
-
-def _fragments(dataset: pads.Dataset, session_id: str) -> list[pads.Fragment]:
-    """The session's files, in the order they were written (their names start with a sequence number)."""
-    fragments = dataset.get_fragments(filter=pc.field("session_id") == session_id)
-    return sorted(fragments, key=lambda f: f.path.rsplit("/", 1)[-1])
 
 
 def _by_filter(lake: Lake, session_id: str, version: int | None, unit_ids: Sequence[str],
@@ -58,10 +55,51 @@ def _runs(batch: pa.RecordBatch) -> tuple[list[str], list[int]]:
     return encoded.dictionary.take(codes[starts]).to_pylist(), lengths.tolist()
 
 
-def _in_order(times: np.ndarray[Any, Any], lengths: list[int]) -> bool:
-    """Whether ``times`` (units one after another, ``lengths`` spikes each) is in order within every unit."""
-    drops = np.flatnonzero(np.diff(times) < 0) + 1
-    return bool(np.isin(drops, np.cumsum(lengths)).all())
+class _FileUnits:
+    """The units of one Parquet file in stored order, each whole: ``head`` is the next one's id."""
+
+    def __init__(self, fragment: pads.Fragment, columns: list[str]) -> None:
+        parquet = pq.ParquetFile(fragment.path, filesystem=fragment.filesystem, read_dictionary=["unit_id"],
+                                 pre_buffer=False)  # pre-buffering reads ahead ~30 MB per open file
+        self._reads = parquet.iter_batches(batch_size=ROWS_PER_READ, columns=columns)  # no read-ahead
+        self._ready: deque[tuple[str, pl.DataFrame]] = deque()
+        self._pending: tuple[str, list[pl.DataFrame]] | None = None  # a unit that may go on in the next read
+        self.head: str | None = None
+        self._fill()
+
+    def _fill(self) -> None:
+        while not self._ready:
+            batch = next(self._reads, None)
+            if batch is None:
+                if self._pending is not None:
+                    unit_id, parts = self._pending
+                    self._ready.append((unit_id, pl.concat(parts)))
+                    self._pending = None
+                break
+            values, lengths = _runs(batch)
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.with_columns(pl.col("unit_id").cast(pl.String))
+            offset = 0
+            for unit_id, length in zip(values, lengths, strict=True):
+                part = frame.slice(offset, length)
+                offset += length
+                if self._pending is not None and self._pending[0] == unit_id:
+                    self._pending[1].append(part)
+                    continue
+                if self._pending is not None:
+                    self._ready.append((self._pending[0], pl.concat(self._pending[1])))
+                self._pending = (unit_id, [part])
+        self.head = self._ready[0][0] if self._ready else None
+
+    def pop(self) -> pl.DataFrame:
+        """The head unit's rows; the next unit becomes the head."""
+        _, frame = self._ready.popleft()
+        if not self._ready:
+            self._fill()
+        else:
+            self.head = self._ready[0][0]
+        return frame
 
 
 def stream_session_spikes(lake: Lake, session_id: str, *, unit_ids: Sequence[str], counts: Sequence[int],
@@ -91,39 +129,35 @@ def stream_session_spikes(lake: Lake, session_id: str, *, unit_ids: Sequence[str
         return
     columns = [c for c in SPIKE_COLUMNS if c in dataset.schema.names]
     expected = [(u, int(c)) for u, c in zip(unit_ids, counts, strict=True) if c > 0]
-    position, pending = 0, pl.DataFrame()  # next expected unit; rows of a unit not yet complete
-    pending = pl.DataFrame()  # rows of a unit not yet complete, and its (unit id, rows so far)
-    pending_runs: tuple[list[str], list[int]] = ([], [])
-    for fragment in _fragments(dataset, session_id):
-        parquet = pq.ParquetFile(fragment.path, filesystem=fragment.filesystem, read_dictionary=["unit_id"])
-        for record_batch in parquet.iter_batches(batch_size=ROWS_PER_READ, columns=columns):  # no read-ahead
-            values, lengths = _runs(record_batch)
-            rows = pl.from_arrow(record_batch)
-            assert isinstance(rows, pl.DataFrame)
-            frame = rows.with_columns(pl.col("unit_id").cast(pl.String))
-            if pending.height:
-                frame = pl.concat([pending, frame])
-                if values[0] == pending_runs[0][0]:
-                    lengths[0] += pending_runs[1][0]
-                else:
-                    values, lengths = pending_runs[0] + values, pending_runs[1] + lengths
-            start, complete = position, 0  # complete: rows of whole expected units at the head of frame
-            for index, (unit_id, length) in enumerate(zip(values, lengths, strict=True)):
-                last = index == len(values) - 1
-                if position >= len(expected) or unit_id != expected[position][0] or length > expected[position][1] \
-                        or (length < expected[position][1] and not last):
-                    yield from _by_filter(lake, session_id, version, [u for u, _ in expected[start:]], columns)
-                    return
-                if length < expected[position][1]:  # the rest of this unit is in the next read
-                    pending_runs = ([unit_id], [length])
-                    break
-                complete += length
-                position += 1
-            head, pending = frame.head(complete), frame.slice(complete)
-            if not _in_order(head["spike_time"].to_numpy(), lengths[:position - start]):
-                yield from _by_filter(lake, session_id, version, [u for u, _ in expected[start:]], columns)
+    streams = [_FileUnits(f, columns) for f in dataset.get_fragments(filter=pc.field("session_id") == session_id)]
+    heads: dict[str, _FileUnits] = {}
+    for stream in streams:
+        if stream.head is not None:
+            if stream.head in heads:  # a unit split across files
+                yield from _by_filter(lake, session_id, version, [u for u, _ in expected], columns)
                 return
-            if head.height:
-                yield head
-    if position < len(expected):  # units missing from the stored order: let the filter path find them
-        yield from _by_filter(lake, session_id, version, [u for u, _ in expected[position:]], columns)
+            heads[stream.head] = stream
+    gathered: list[pl.DataFrame] = []
+    rows = 0
+    for position, (unit_id, count) in enumerate(expected):
+        found = heads.get(unit_id)
+        if found is not None:
+            del heads[unit_id]
+        frame = found.pop() if found is not None else None
+        times: Any = frame["spike_time"].to_numpy() if frame is not None else None
+        if frame is None or frame.height != count or bool((np.diff(times) < 0).any()) or (
+                found is not None and found.head is not None and found.head in heads):
+            if gathered:
+                yield pl.concat(gathered)
+            yield from _by_filter(lake, session_id, version, [u for u, _ in expected[position:]], columns)
+            return
+        assert found is not None
+        if found.head is not None:
+            heads[found.head] = found
+        gathered.append(frame)
+        rows += frame.height
+        if rows >= ROWS_PER_YIELD:
+            yield pl.concat(gathered)
+            gathered, rows = [], 0
+    if gathered:
+        yield pl.concat(gathered)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -29,7 +30,7 @@ from npc_lake.errors import LakeError
 from npc_lake.lake.store import Lake
 
 ROWS_PER_FILE = 20_000_000
-ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_ROWS = 262_144
 
 
 @dataclass
@@ -79,45 +80,85 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
             "use_dictionary": strings, "write_statistics": True}
 
 
-def _rolling_files(batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, filesystem: pafs.FileSystem,
-                   folder: str, relative_folder: str, partition: dict[str, str],
-                   rows_per_file: int, written: list[str]) -> list[AddAction]:
-    """Write the batches to Parquet files in ``folder``; every path opened is appended to ``written``."""
-    actions: list[AddAction] = []
-    writer: pq.ParquetWriter | None = None
-    stats = _FileStats()
-    name = ""
+class _GroupedFiles:
+    """Parquet files in ``folder``, one rolling series per group key; every path opened goes to ``written``.
 
-    def close() -> None:
-        nonlocal writer
-        if writer is None:
+    Rows are buffered per group up to ``ROW_GROUP_ROWS`` (so at most that many rows per group are in memory),
+    written as one row group, and a group's file is closed after ``rows_per_file`` rows. Batches must hold
+    whole units, so that no unit spans two files.
+    """
+
+    def __init__(self, schema: pa.Schema, *, filesystem: pafs.FileSystem, folder: str, relative_folder: str,
+                 partition: dict[str, str], rows_per_file: int, written: list[str]) -> None:
+        self.schema, self.filesystem, self.folder = schema, filesystem, folder
+        self.relative_folder, self.partition, self.rows_per_file = relative_folder, partition, rows_per_file
+        self.written = written
+        self.actions: list[AddAction] = []
+        self._open: dict[Any, tuple[pq.ParquetWriter, str, _FileStats]] = {}
+        self._buffers: dict[Any, list[pa.RecordBatch]] = {}
+        self._files = 0
+
+    def add(self, key: Any, rows: pa.Table) -> None:
+        buffer = self._buffers.setdefault(key, [])
+        buffer.extend(rows.to_batches())
+        buffered = sum(b.num_rows for b in buffer)
+        in_file = self._open[key][2].rows if key in self._open else 0
+        if buffered >= ROW_GROUP_ROWS or in_file + buffered >= self.rows_per_file:
+            self._flush(key)
+
+    def _flush(self, key: Any) -> None:
+        buffer = self._buffers.pop(key, [])
+        if not buffer:
             return
-        writer.close()
-        writer = None
-        info = filesystem.get_file_info(f"{folder}/{name}")
-        actions.append(AddAction(path=f"{relative_folder}/{name}", size=info.size, partition_values=partition,
-                                 modification_time=int(time.time() * 1000), data_change=True,
-                                 stats=stats.to_json()))
+        if key not in self._open:
+            name = f"part-{self._files:05d}-{uuid.uuid4()}.zstd.parquet"  # readers rely on the sequence number
+            self._files += 1
+            self.written.append(f"{self.folder}/{name}")
+            writer = pq.ParquetWriter(f"{self.folder}/{name}", self.schema, filesystem=self.filesystem,
+                                      **_parquet_options(self.schema))
+            self._open[key] = (writer, name, _FileStats())
+        writer, _, stats = self._open[key]
+        table = pa.Table.from_batches(buffer, schema=self.schema)
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        for batch in table.to_batches():
+            stats.update(batch)
+        if stats.rows >= self.rows_per_file:
+            self._close(key)
 
+    def _close(self, key: Any) -> None:
+        writer, name, stats = self._open.pop(key)
+        writer.close()
+        info = self.filesystem.get_file_info(f"{self.folder}/{name}")
+        self.actions.append(AddAction(path=f"{self.relative_folder}/{name}", size=info.size,
+                                      partition_values=self.partition, modification_time=int(time.time() * 1000),
+                                      data_change=True, stats=stats.to_json()))
+
+    def finish(self) -> list[AddAction]:
+        """Write what is buffered, close every file, and return their add actions (in file order)."""
+        for key in list(self._buffers):
+            self._flush(key)
+        for key in list(self._open):
+            self._close(key)
+        return sorted(self.actions, key=lambda a: a.path)
+
+
+def _group_batches(batches: Iterator[pa.RecordBatch], group_by: tuple[str, ...]) -> Iterator[tuple[Any, pa.Table]]:
+    """(group key, rows of that key) for each batch; the whole batch under one key when ``group_by`` is empty."""
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        if writer is None:
-            name = f"part-{len(actions):05d}-{uuid.uuid4()}.zstd.parquet"  # readers rely on the sequence number
-            written.append(f"{folder}/{name}")
-            writer = pq.ParquetWriter(f"{folder}/{name}", schema, filesystem=filesystem, **_parquet_options(schema))
-            stats = _FileStats()
-        writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        stats.update(batch)
-        if stats.rows >= rows_per_file:
-            close()
-    close()
-    return actions
+        if not group_by:
+            yield (), pa.Table.from_batches([batch])
+            continue
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        for key, rows in frame.group_by(list(group_by), maintain_order=True):
+            yield key, rows.to_arrow().cast(batch.schema)
 
 
 def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
                            schema: pa.Schema, description: str | None = None,
-                           rows_per_file: int = ROWS_PER_FILE) -> int:
+                           rows_per_file: int = ROWS_PER_FILE, group_by: tuple[str, ...] = ()) -> int:
     """Replace the ``session_id`` partition of ``table_name`` with ``batches``, in one commit.
 
     Parameters
@@ -136,6 +177,9 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
         Table description, used when the table is created.
     rows_per_file
         Rows per Parquet file.
+    group_by
+        Columns whose distinct values get files of their own (each batch must hold whole groups of rows
+        that belong together, e.g. whole units), so that filters on them skip files.
 
     Returns
     -------
@@ -155,9 +199,11 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
     written: list[str] = []
     options = lake.storage_options or None
     try:
-        actions = _rolling_files(stripped, file_schema, filesystem=filesystem, folder=folder,
-                                 relative_folder=relative_folder, partition={"session_id": session_id},
-                                 rows_per_file=rows_per_file, written=written)
+        files = _GroupedFiles(file_schema, filesystem=filesystem, folder=folder, relative_folder=relative_folder,
+                              partition={"session_id": session_id}, rows_per_file=rows_per_file, written=written)
+        for key, rows in _group_batches(stripped, group_by):
+            files.add(key, rows)
+        actions = files.finish()
         existing = lake.delta_table(table_name)
         if existing is None:
             create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",

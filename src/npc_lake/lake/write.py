@@ -25,6 +25,7 @@ from npc_lake.lake.store import Lake
 from npc_lake.lake.stream import write_partition_stream
 from npc_lake.normalize import NormalizedSession, conform, empty_frame
 from npc_lake.schema import SCHEMA_VERSION, SESSION_TABLES, TABLES, Table
+from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 
 
 @dataclass
@@ -177,7 +178,7 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
             schema, batches = data
             result.versions[table.name] = write_partition_stream(
                 lake, table_name=table.name, session_id=session.session_id, batches=batches, schema=schema,
-                description=table.description)
+                description=table.description, group_by=UNIT_COLUMNS_IN_SPIKES)
         else:
             result.versions[table.name] = _write(lake, table, data, session_id=session.session_id,
                                                  exists=opened[table.name] is not None)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 
+import numpy as np
 import polars as pl
+
+from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 
 DIGEST_SIZE = 20
 
@@ -40,11 +43,16 @@ def update_spike_digest(digest: hashlib.blake2b, batch: pl.DataFrame) -> None:
     """
     runs = batch.select(pl.col("unit_id").rle()).unnest("unit_id")
     digest.update("\x1f".join(runs["value"].to_list()).encode())
-    digest.update(runs["len"].to_numpy().astype("<i8").tobytes())
+    lengths = runs["len"].to_numpy().astype("<i8")
+    digest.update(lengths.tobytes())
+    starts = np.cumsum(lengths) - lengths
     for name in batch.columns:
         if name in ("unit_id", "session_id"):
             continue
         column = batch[name]
         digest.update(name.encode())
+        if name in UNIT_COLUMNS_IN_SPIKES:  # attributes of the unit, constant within its run: one value per run
+            digest.update(repr(column.gather(starts).to_list()).encode())
+            continue
         digest.update(column.is_null().to_numpy().tobytes())
         digest.update(column.fill_null(0).to_numpy().tobytes())

@@ -13,6 +13,7 @@ from npc_lake.normalize.checks import check_intervals, check_links, check_primar
 from npc_lake.normalize.conform import conform, empty_frame
 from npc_lake.normalize.hashing import frame_digest, new_digest, update_spike_digest
 from npc_lake.schema import SESSION_TABLES, TABLES, SessionBundle
+from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 from npc_lake.schema.ids import validate_id
 
 SPIKES = TABLES["spike_times"]
@@ -36,8 +37,13 @@ class NormalizedSession:
     sort_spikes: bool = False
 
     def spike_batches(self) -> Iterator[pl.DataFrame]:
-        """Conformed spike batches, read again from the source (sorted per unit if ``sort_spikes``)."""
+        """Conformed spike batches, read again from the source (sorted per unit if ``sort_spikes``), each
+        spike carrying its unit's ``structure`` and ``default_qc`` (from the session's units table)."""
+        units = self.tables["units"]
+        attributes = units.select("unit_id", *UNIT_COLUMNS_IN_SPIKES)
         for batch in self.bundle.spike_batches():
+            batch = batch.drop(UNIT_COLUMNS_IN_SPIKES, strict=False).join(
+                attributes, on="unit_id", how="left", maintain_order="left")
             frame = conform(batch, SPIKES, session_id=self.session_id, sort=False)
             if self.sort_spikes:
                 frame = frame.sort("unit_id", "spike_time", maintain_order=True)

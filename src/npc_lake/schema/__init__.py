@@ -16,7 +16,7 @@ from npc_lake.schema.session import EPOCHS, EVENTS, INTERVALS, SESSIONS, SUBJECT
 from npc_lake.schema.trials import TRIALS
 
 #: Bumped whenever a declaration changes in a way that changes stored rows.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES: dict[str, Table] = {
     t.name: t

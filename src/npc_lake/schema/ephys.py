@@ -140,7 +140,9 @@ UNITS = Table(
 
 SPIKE_TIMES = Table(
     name="spike_times",
-    description="One row per spike: the long form of the units' spike trains.",
+    description=("One row per spike: the long form of the units' spike trains. Each session's spikes are "
+                 "stored in one file series per (structure, default_qc) of their units, so that a filter on "
+                 "those columns reads only the files it needs."),
     primary_key=("session_id", "unit_id", "spike_time"),
     sort_by=("session_id", "unit_id", "spike_time"),
     closed=True,
@@ -149,8 +151,15 @@ SPIKE_TIMES = Table(
         Column("unit_id", "str", "Unit that fired (units.unit_id).", required=True),
         time_column("spike_time", "Time of the spike.", required=True),
         Column("amplitude", "float32", "Amplitude of the spike, where the sorter recorded it.", unit="µV"),
+        Column("structure", "str", "CCF structure of the spike's unit (units.structure), repeated here so that "
+               "area filters on spike_times skip whole files."),
+        Column("default_qc", "bool", "Whether the spike's unit passes the default QC (units.default_qc), "
+               "repeated here for the same reason."),
     ),
 )
+
+#: Columns of spike_times copied from the spike's unit.
+UNIT_COLUMNS_IN_SPIKES = ("structure", "default_qc")
 
 RECORDINGS = Table(
     name="recordings",
