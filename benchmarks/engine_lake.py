@@ -23,7 +23,6 @@ from questions import (
     WINDOW_START,
     WINDOW_STOP,
     performance,
-    psth,
     summarise_session,
 )
 
@@ -85,7 +84,9 @@ class PolarsEngine:
 
     def __init__(self, lake: str, session_id: str) -> None:
         import npc_lake
+        from npc_lake.analysis import psth as analysis_psth  # noqa: F401  (imported before the clock starts)
 
+        self.lake = lake
         tables = {name: npc_lake.scan(name, lake=lake) for name in ("units", "spike_times", "trials", "electrodes")}
         self.scan = tables.__getitem__
         self.session_id = session_id
@@ -105,8 +106,15 @@ class PolarsEngine:
                     .select("session_id", "unit_id", "structure", *METRICS).collect())
         if question == "q2":
             return self._qc_area_spikes().collect()
-        if question == "q3":
-            return psth(self._qc_area_spikes(), trials).collect()
+        if question == "q3":  # npc_lake.analysis.psth: reads only the units' spike files, aligns in NumPy
+            units = self._qc_area_units().collect()
+            events = (trials.filter(pl.col("stim_name") == STIMULUS)
+                      .select("session_id", pl.col("stim_start_time").alias("event_time"), "rewarded_modality")
+                      .collect())
+            from npc_lake.analysis import psth as analysis_psth
+
+            return analysis_psth(units, events, lake=self.lake, window=(WINDOW_START, WINDOW_STOP),
+                                 bin_size=BIN_SIZE, by=("rewarded_modality",), dense=False)
         if question == "q4":
             return performance(trials).collect()
         if question == "q5":
