@@ -1,5 +1,5 @@
 """Cross-session analyses computed from lake rows (Polars in, Polars out)."""
 
-from npc_lake.analysis.psth import psth
+from npc_lake.analysis.alignment import psth
 
 __all__ = ["psth"]

@@ -12,7 +12,9 @@ as written, so that the counts match any other engine that bins the same way.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -33,18 +35,19 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
         raise NpcLakeError(f"psth: {what} lacks column(s) {missing}")
 
 
-def _spikes_of(handle: Lake, units: pl.DataFrame) -> pl.DataFrame:
-    """(session_id, unit_id, spike_time) of ``units``, reading only the files of their structure and QC flag."""
+def _candidate_spikes(handle: Lake, units: pl.DataFrame) -> pl.LazyFrame:
+    """(session_id, unit_id, spike_time) in the files that hold ``units``: the files of their structure and QC
+    flag. Other units of those files come along (dropped after alignment, when few rows are left)."""
     groups = (handle.scan("units").select("session_id", "unit_id", "structure", "default_qc")
               .join(units.lazy(), on=["session_id", "unit_id"], how="semi")
               .select("structure", "default_qc").unique().collect())
-    in_groups = pl.lit(False)
-    for structure, qc in groups.iter_rows():
-        in_groups = in_groups | (pl.col("structure").eq_missing(structure) & pl.col("default_qc").eq_missing(qc))
-    sessions = units["session_id"].unique().to_list()
-    return (handle.scan("spike_times").filter(pl.col("session_id").is_in(sessions) & in_groups)
-            .select("session_id", "unit_id", "spike_time")
-            .join(units.lazy(), on=["session_id", "unit_id"], how="semi").collect())
+
+    def equals(column: str, value: Any) -> pl.Expr:  # plain comparisons: scans prune files and row groups by them
+        return pl.col(column).is_null() if value is None else pl.col(column) == value
+
+    conditions = [equals("structure", s) & equals("default_qc", q) for s, q in groups.iter_rows()]
+    in_groups = functools.reduce(operator.or_, conditions) if conditions else pl.lit(False)
+    return handle.scan("spike_times").filter(in_groups).select("session_id", "unit_id", "spike_time")
 
 
 def _align(times: np.ndarray[Any, Any], onsets: np.ndarray[Any, Any], window: tuple[float, float],
@@ -106,11 +109,14 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
     handle = Lake.open(lake)
     units = units.select("session_id", "unit_id").unique()
     events = events.select("session_id", "event_time", *by).drop_nulls("event_time").sort("session_id", "event_time")
-    spikes = _spikes_of(handle, units)
+    spikes = _candidate_spikes(handle, units)
+    wanted_sessions = set(units["session_id"].to_list())
     keys = ["session_id", "unit_id", *by]
     parts = []
     for (session_id,), session_events in events.group_by(["session_id"], maintain_order=True):
-        session_spikes = spikes.filter(pl.col("session_id") == session_id)
+        if session_id not in wanted_sessions:
+            continue
+        session_spikes = spikes.filter(pl.col("session_id") == session_id).collect()  # one partition's files
         if session_spikes.is_empty():
             continue
         spike, event, bins = _align(session_spikes["spike_time"].to_numpy(), session_events["event_time"].to_numpy(),
@@ -121,6 +127,7 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
     schema = {"session_id": pl.String, "unit_id": pl.String, **{c: events.schema[c] for c in by},
               "bin_index": pl.Int64}
     aligned = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+    aligned = aligned.join(units, on=["session_id", "unit_id"], how="semi")
     counts = aligned.group_by([*keys, "bin_index"]).agg(pl.len().cast(pl.Int64).alias("spike_count"))
     n_events = events.group_by(["session_id", *by]).agg(pl.len().cast(pl.Int64).alias("n_events"))
     if dense:
