@@ -124,8 +124,8 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
         parts.append(pl.DataFrame({"unit_id": session_spikes["unit_id"].gather(spike), "bin_index": bins})
                      .with_columns(session_events.select(by).gather(event) if by else [])
                      .with_columns(session_id=pl.lit(session_id, dtype=pl.String)))
-    schema = {"session_id": pl.String, "unit_id": pl.String, **{c: events.schema[c] for c in by},
-              "bin_index": pl.Int64}
+    schema: dict[str, Any] = {"session_id": pl.String, "unit_id": pl.String,
+                              **{c: events.schema[c] for c in by}, "bin_index": pl.Int64}
     aligned = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
     aligned = aligned.join(units, on=["session_id", "unit_id"], how="semi")
     counts = aligned.group_by([*keys, "bin_index"]).agg(pl.len().cast(pl.Int64).alias("spike_count"))
