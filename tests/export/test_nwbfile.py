@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import tracemalloc
-import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +20,6 @@ nwbinspector = pytest.importorskip("nwbinspector")
 
 from npc_lake.export.behavior import EVENTS_WITHOUT_VALUES  # noqa: E402
 from npc_lake.export.nwbfile import build_nwbfile, write_nwbfile  # noqa: E402
-from npc_lake.export.units import PREFETCH  # noqa: E402
 
 SESSION = "626791_2022-08-17"
 START = datetime(2022, 8, 17, 20, 5, 7, 123456, tzinfo=UTC)  # 13:05:07 local time, UTC-7
@@ -387,60 +383,6 @@ def test_rejects_dangling_links() -> None:
         pl.Series("electrodes", [[0], [1], [99]], dtype=pl.List(pl.Int64)))
     with pytest.raises(SessionError, match="99"):
         build_nwbfile(bundle)
-
-
-def test_streams_two_million_spikes(tmp_path: Path) -> None:
-    """2e6 spikes (+ amplitudes) in 25 batches: at most PREFETCH + 2 batches alive, memory far below the data."""
-    n_units, per_unit, units_per_batch = 50, 40_000, 2
-    unit_ids = [f"{SESSION}_A-{i:03d}" for i in range(n_units)]
-    live = {"now": 0, "max": 0}
-
-    def train(i: int) -> np.ndarray:
-        return np.sort(np.random.default_rng(i).uniform(0, 7200, per_unit))
-
-    def released() -> None:
-        live["now"] -= 1
-
-    def batches() -> Iterator[pl.DataFrame]:
-        for start in range(0, n_units, units_per_batch):
-            ids = unit_ids[start:start + units_per_batch]
-            times = np.concatenate([train(start + k) for k in range(len(ids))])
-            frame = pl.DataFrame({
-                "unit_id": pl.Series(ids, dtype=pl.String).gather(np.repeat(np.arange(len(ids)), per_unit)),
-                "spike_time": times, "amplitude": times.astype(np.float32),
-            })
-            live["now"] += 1
-            live["max"] = max(live["max"], live["now"])
-            weakref.finalize(frame, released)
-            yield frame
-
-    bundle = make_bundle()
-    bundle.tables["units"] = _frame("units", {
-        "session_id": [SESSION] * n_units, "unit_id": unit_ids, "num_spikes": [per_unit] * n_units,
-        "electrode_group_name": ["probeA"] * n_units,
-    })
-    bundle.spike_batches = batches
-    path = tmp_path / "big.nwb"
-    t0 = time.perf_counter()
-    tracemalloc.start()
-    try:
-        write_nwbfile(bundle, path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    print(f"2e6 spikes written in {time.perf_counter() - t0:.2f} s (traced), {path.stat().st_size / 1e6:.1f} MB "
-          f"on disk, traced peak {peak / 1e6:.1f} MB, at most {live['max']} batch(es) alive")
-    assert live["max"] <= PREFETCH + 2  # being written, queued, and the one the reader waits to queue
-    assert peak < 8e6  # the spike times and amplitudes together are 24 MB
-    with pynwb.NWBHDF5IO(str(path), mode="r", load_namespaces=True) as io:
-        units = io.read().units
-        spikes = units["spike_times"].target.data
-        assert spikes.shape == (n_units * per_unit,)
-        assert spikes.compression == "gzip"
-        assert units["spike_times_index"].data[-1] == n_units * per_unit
-        for i in (0, 17, 49):
-            assert np.array_equal(units.get_unit_spike_times(i), train(i))
-            assert np.array_equal(units["spike_amplitudes"][i], train(i).astype(np.float32))
 
 
 def test_import_does_not_load_pynwb() -> None:
