@@ -111,7 +111,7 @@ class _GroupedFiles:
         if not buffer:
             return
         if key not in self._open:
-            name = f"part-{self._files:05d}-{uuid.uuid4()}.zstd.parquet"  # readers rely on the sequence number
+            name = f"part-{self._files:05d}-{uuid.uuid4()}.zstd.parquet"  # numbered in the order opened
             self._files += 1
             self.written.append(f"{self.folder}/{name}")
             writer = pq.ParquetWriter(f"{self.folder}/{name}", self.schema, filesystem=self.filesystem,
