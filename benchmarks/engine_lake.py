@@ -84,8 +84,9 @@ class PolarsEngine:
 
     def __init__(self, lake: str, session_id: str) -> None:
         import npc_lake
-        from npc_lake.analysis import psth as analysis_psth  # noqa: F401  (imported before the clock starts)
+        from npc_lake.analysis import psth  # imported here, before the clock starts
 
+        self.psth = psth
         self.lake = lake
         tables = {name: npc_lake.scan(name, lake=lake) for name in ("units", "spike_times", "trials", "electrodes")}
         self.scan = tables.__getitem__
@@ -111,10 +112,8 @@ class PolarsEngine:
             events = (trials.filter(pl.col("stim_name") == STIMULUS)
                       .select("session_id", pl.col("stim_start_time").alias("event_time"), "rewarded_modality")
                       .collect())
-            from npc_lake.analysis import psth as analysis_psth
-
-            return analysis_psth(units, events, lake=self.lake, window=(WINDOW_START, WINDOW_STOP),
-                                 bin_size=BIN_SIZE, by=("rewarded_modality",), dense=False)
+            return self.psth(units, events, lake=self.lake, window=(WINDOW_START, WINDOW_STOP),
+                             bin_size=BIN_SIZE, by=("rewarded_modality",), dense=False)
         if question == "q4":
             return performance(trials).collect()
         if question == "q5":
