@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from npc_lake.lake import Lake
 from npc_lake.lake import spikes as spikes_module
 from npc_lake.lake import stream as stream_module
-from npc_lake.lake.spikes import stream_session_spikes
+from npc_lake.lake.spikes import SpikeFiles, stream_session_spikes
 from npc_lake.lake.stream import write_partition_stream
 from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 
@@ -109,3 +109,44 @@ def test_spikes_out_of_time_order_in_storage_come_out_sorted(tmp_path: Path) -> 
     write(lake, shuffled, rows_per_file=100)
     got = collected(stream_session_spikes(lake, SESSION, unit_ids=["u0", "u1"], counts=[5, 6]), ["u0", "u1"])
     assert got.equals(expected(frame, ["u0", "u1"]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(counts=st.lists(st.integers(0, 300), min_size=1, max_size=8), row_group=st.integers(20, 600),
+       shuffle=st.booleans(), data=st.data())
+def test_spike_files_give_every_spike_of_the_wanted_groups_with_its_unit(counts: list[int], row_group: int,
+                                                                        shuffle: bool,
+                                                                        data: st.DataObject) -> None:
+    groups = data.draw(st.lists(st.sampled_from(["VISp", "CA1", None]), min_size=len(counts), max_size=len(counts)))
+    wanted = data.draw(st.lists(st.tuples(st.sampled_from(["VISp", "CA1", None]), st.booleans()), max_size=3))
+    frame = stored_spikes(counts, seed=len(counts), groups=groups)
+    if shuffle:  # rows in any order: a lake written by another tool
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=row_group)
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stream_module, "ROW_GROUP_ROWS", row_group)
+        lake = Lake.open(Path(folder) / "lake")
+        if frame.height:
+            table = frame.to_arrow()
+            write_partition_stream(lake, table_name="spike_times", session_id=SESSION,
+                                   batches=iter(table.to_batches(max_chunksize=97)), schema=table.schema,
+                                   rows_per_file=400, group_by=() if shuffle else UNIT_COLUMNS_IN_SPIKES)
+        chunks = list(SpikeFiles(lake).chunks(SESSION, unit_groups=wanted))
+    got = pl.DataFrame({"unit_id": [c.unit_ids[code] for c in chunks for code in c.codes.tolist()],
+                        "spike_time": np.concatenate([c.spike_times for c in chunks]) if chunks else []},
+                       schema={"unit_id": pl.String, "spike_time": pl.Float64})
+    in_wanted = pl.lit(False)
+    for structure, qc in wanted:
+        in_wanted = in_wanted | ((pl.col("structure").is_null() if structure is None
+                                  else pl.col("structure") == structure) & (pl.col("default_qc") == qc))
+    must = frame.filter(in_wanted).select("unit_id", "spike_time")
+    assert must.join(got, on=["unit_id", "spike_time"], how="anti").is_empty()  # every wanted spike
+    assert got.join(frame, on=["unit_id", "spike_time"], how="anti").is_empty()  # only stored spikes
+    assert got.height <= frame.height and got.n_unique() == got.height
+
+
+def test_spike_files_of_a_missing_table_or_session_are_empty(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    assert list(SpikeFiles(lake).chunks(SESSION, unit_groups=[("VISp", True)])) == []
+    write(lake, stored_spikes([3], seed=1), rows_per_file=100)
+    assert list(SpikeFiles(lake).chunks("600009_2024-01-09", unit_groups=[("VISp", True)])) == []
+    assert list(SpikeFiles(lake).chunks(SESSION, unit_groups=[])) == []

@@ -2,8 +2,10 @@
 
 Only the spike files that hold the requested units are read: spike_times is stored in one file series
 per (structure, default_qc) of the units (see :mod:`npc_lake.lake.stream`), so the units' own structure and
-QC flag name the files. Alignment needs no sort: for every spike, the events whose window may contain it
-are found by binary search in the session's sorted event times.
+QC flag name the files, and unit ids stay dictionary codes (no string per spike is built). Counting
+touches only the spikes inside some window: each unit's train is sorted, so the spikes of every
+(unit, event) window are found by binary search in the train, and the counts accumulate in one
+(unit, group, bin) array per session.
 
 A spike at ``t`` counts for an event at ``onset`` when ``window[0] <= t - onset < window[1]``, in bin
 ``floor((t - onset - window[0]) / bin_size)`` (bins past the last are dropped), computed in float64 exactly
@@ -12,11 +14,10 @@ as written, so that the counts match any other engine that bins the same way.
 
 from __future__ import annotations
 
-import functools
 import math
-import operator
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,16 @@ import polars as pl
 
 from npc_lake.errors import NpcLakeError
 from npc_lake.lake import Lake
+from npc_lake.lake.spikes import SpikeChunk, SpikeFiles, UnitGroup
 
-#: The candidate search is widened by this much; the exact window is then applied.
+#: The binary search for a window's spikes is widened by this much; the exact window is then applied.
 _SLACK = 1e-6
+#: Past this many sorted runs per spike (data stored out of order), a chunk is sorted first.
+_MAX_RUN_FRACTION = 1 / 64
+#: Sessions counted at once.
+_THREADS = min(4, os.cpu_count() or 1)
+
+Array = np.ndarray[Any, Any]
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -35,36 +43,88 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
         raise NpcLakeError(f"psth: {what} lacks column(s) {missing}")
 
 
-def _candidate_spikes(handle: Lake, units: pl.DataFrame) -> pl.LazyFrame:
-    """(session_id, unit_id, spike_time) in the files that hold ``units``: the files of their structure and QC
-    flag. Other units of those files come along (dropped after alignment, when few rows are left)."""
+def _unit_groups(handle: Lake, units: pl.DataFrame) -> dict[str, list[UnitGroup]]:
+    """Per session, the (structure, default_qc) pairs of ``units``: they name the files to read."""
     groups = (handle.scan("units").select("session_id", "unit_id", "structure", "default_qc")
               .join(units.lazy(), on=["session_id", "unit_id"], how="semi")
-              .select("structure", "default_qc").unique().collect())
-
-    def equals(column: str, value: Any) -> pl.Expr:  # plain comparisons: scans prune files and row groups by them
-        return pl.col(column).is_null() if value is None else pl.col(column) == value
-
-    conditions = [equals("structure", s) & equals("default_qc", q) for s, q in groups.iter_rows()]
-    in_groups = functools.reduce(operator.or_, conditions) if conditions else pl.lit(False)
-    return handle.scan("spike_times").filter(in_groups).select("session_id", "unit_id", "spike_time")
+              .select("session_id", "structure", "default_qc").unique().collect())
+    found: dict[str, list[UnitGroup]] = {}
+    for session_id, structure, qc in groups.iter_rows():
+        found.setdefault(session_id, []).append((structure, qc))
+    return found
 
 
-def _align(times: np.ndarray[Any, Any], onsets: np.ndarray[Any, Any], window: tuple[float, float],
-           bin_size: float, n_bins: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(spike index, event index, bin) of every spike that falls in an event's window; ``onsets`` sorted."""
+def _runs(codes: Array, times: Array) -> tuple[Array, Array, Array, Array]:
+    """(codes, times, run starts, run stops): runs of one code with non-decreasing times. Rows are sorted by
+    (code, time) first when the stored order leaves too many runs (a lake written out of order)."""
+    breaks = np.flatnonzero((codes[1:] != codes[:-1]) | (times[1:] < times[:-1])) + 1
+    if breaks.shape[0] > max(64, codes.shape[0] * _MAX_RUN_FRACTION):
+        order = np.lexsort((times, codes))
+        codes, times = codes[order], times[order]
+        breaks = np.flatnonzero((codes[1:] != codes[:-1]) | (times[1:] < times[:-1])) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [codes.shape[0]]])
+    return codes, times, starts, stops
+
+
+def _count_chunk(chunk: SpikeChunk, wanted: dict[str, int], onsets: Array, event_group: Array,
+                 window: tuple[float, float], bin_size: float, counts: Array) -> None:
+    """Add the chunk's spikes of ``wanted`` units (id -> row of ``counts``) to ``counts[unit, group, bin]``."""
+    code_to_unit = np.array([wanted.get(u, -1) for u in chunk.unit_ids], dtype=np.int64)
+    if not (code_to_unit >= 0).any():
+        return
+    codes, times, starts, stops = _runs(chunk.codes, chunk.spike_times)
+    run_unit = code_to_unit[codes[starts]]
+    runs = np.flatnonzero(run_unit >= 0)
     start, stop = window
-    hi = np.searchsorted(onsets, times - start + _SLACK, side="right")
-    lo = np.searchsorted(onsets, times - stop - _SLACK, side="right")
-    n = hi - lo
-    spike = np.repeat(np.arange(times.shape[0]), n)
-    event = np.repeat(lo, n) + (np.arange(spike.shape[0]) - np.repeat(np.cumsum(n) - n, n))
+    lo = np.empty((runs.shape[0], onsets.shape[0]), dtype=np.int64)
+    hi = np.empty_like(lo)
+    first, last = onsets + (start - _SLACK), onsets + (stop + _SLACK)
+    for row, (a, b) in enumerate(zip(starts[runs].tolist(), stops[runs].tolist(), strict=True)):
+        train = times[a:b]
+        lo[row] = np.searchsorted(train, first, side="left") + a
+        hi[row] = np.searchsorted(train, last, side="left") + a
+    n = (hi - lo).ravel()
+    total = int(n.sum())
+    if total == 0:
+        return
+    offsets = np.cumsum(n) - n
+    spike = np.repeat(lo.ravel(), n) + (np.arange(total) - np.repeat(offsets, n))
+    event = np.repeat(np.tile(np.arange(onsets.shape[0]), runs.shape[0]), n)
+    unit = np.repeat(np.repeat(run_unit[runs], onsets.shape[0]), n)
     relative = times[spike] - onsets[event]
-    keep = (relative >= start) & (relative < stop)
-    spike, event, relative = spike[keep], event[keep], relative[keep]
     bins = np.floor((relative - start) / bin_size).astype(np.int64)
-    keep = (bins >= 0) & (bins < n_bins)
-    return spike[keep], event[keep], bins[keep]
+    inside = (relative >= start) & (relative < stop) & (bins >= 0) & (bins < counts.shape[2])
+    flat = (unit[inside] * counts.shape[1] + event_group[event[inside]]) * counts.shape[2] + bins[inside]
+    counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+
+
+def _session_counts(files: SpikeFiles, session_id: str, session_units: pl.Series, session_events: pl.DataFrame, *,
+                    unit_groups: list[UnitGroup], by: Sequence[str], window: tuple[float, float],
+                    bin_size: float, n_bins: int, dense: bool) -> pl.DataFrame:
+    """One session's counts: ``session_units`` around ``session_events`` (sorted by time), per ``by`` group."""
+    if by:
+        groups = session_events.select(by).unique(maintain_order=True).with_row_index("_group")
+        event_group = (session_events.join(groups, on=list(by), how="left", nulls_equal=True,
+                                           maintain_order="left")["_group"].to_numpy().astype(np.int64))
+    else:
+        groups, event_group = pl.DataFrame(), np.zeros(session_events.height, dtype=np.int64)
+    n_groups = max(groups.height, 1)
+    counts = np.zeros((session_units.len(), n_groups, n_bins), dtype=np.int64)
+    wanted = {unit_id: row for row, unit_id in enumerate(session_units.to_list())}
+    onsets = session_events["event_time"].to_numpy()
+    for chunk in files.chunks(session_id, unit_groups=unit_groups):
+        _count_chunk(chunk, wanted, onsets, event_group, window, bin_size, counts)
+    unit, group, bins = (np.nonzero(counts) if not dense else
+                         (index.ravel() for index in np.indices(counts.shape)))
+    return pl.DataFrame({
+        "session_id": pl.Series([session_id], dtype=pl.String).new_from_index(0, unit.shape[0]),
+        "unit_id": session_units.gather(unit),
+        **({c: groups[c].gather(group) for c in by}),
+        "bin_index": bins.astype(np.int64),
+        "spike_count": counts[unit, group, bins],
+        "n_events": np.bincount(event_group, minlength=n_groups)[group].astype(np.int64),
+    })
 
 
 def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.PathLike[str] | None = None,
@@ -107,35 +167,28 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
         raise NpcLakeError(f"psth: window {window} and bin_size {bin_size} must be increasing and positive")
     n_bins = math.ceil(round((stop - start) / bin_size, 9))
     handle = Lake.open(lake)
-    units = units.select("session_id", "unit_id").unique()
+    units = units.select("session_id", "unit_id").unique(maintain_order=True)
     events = events.select("session_id", "event_time", *by).drop_nulls("event_time").sort("session_id", "event_time")
-    spikes = _candidate_spikes(handle, units)
-    wanted_sessions = set(units["session_id"].to_list())
-    keys = ["session_id", "unit_id", *by]
-    parts = []
-    for (session_id,), session_events in events.group_by(["session_id"], maintain_order=True):
-        if session_id not in wanted_sessions:
-            continue
-        session_spikes = spikes.filter(pl.col("session_id") == session_id).collect()  # one partition's files
-        if session_spikes.is_empty():
-            continue
-        spike, event, bins = _align(session_spikes["spike_time"].to_numpy(), session_events["event_time"].to_numpy(),
-                                    (start, stop), bin_size, n_bins)
-        parts.append(pl.DataFrame({"unit_id": session_spikes["unit_id"].gather(spike), "bin_index": bins})
-                     .with_columns(session_events.select(by).gather(event) if by else [])
-                     .with_columns(session_id=pl.lit(session_id, dtype=pl.String)))
+    unit_groups = _unit_groups(handle, units)
+    unit_ids = {session_id: frame["unit_id"] for (session_id,), frame in units.group_by(["session_id"])}
+    files = SpikeFiles(handle)
+    tasks = [(session_id, unit_ids[session_id], session_events)
+             for (session_id,), session_events in events.group_by(["session_id"], maintain_order=True)
+             if session_id in unit_ids]
+
+    def count(task: tuple[str, pl.Series, pl.DataFrame]) -> pl.DataFrame:
+        session_id, session_units, session_events = task
+        return _session_counts(files, session_id, session_units, session_events,
+                               unit_groups=unit_groups.get(session_id, []), by=by, window=(start, stop),
+                               bin_size=bin_size, n_bins=n_bins, dense=dense)
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # Parquet decoding and NumPy release the GIL
+        parts = list(pool.map(count, tasks))
     schema: dict[str, Any] = {"session_id": pl.String, "unit_id": pl.String,
-                              **{c: events.schema[c] for c in by}, "bin_index": pl.Int64}
-    aligned = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
-    aligned = aligned.join(units, on=["session_id", "unit_id"], how="semi")
-    counts = aligned.group_by([*keys, "bin_index"]).agg(pl.len().cast(pl.Int64).alias("spike_count"))
-    n_events = events.group_by(["session_id", *by]).agg(pl.len().cast(pl.Int64).alias("n_events"))
-    if dense:
-        grid = (units.join(n_events.select("session_id", *by), on="session_id")
-                .join(pl.DataFrame({"bin_index": np.arange(n_bins, dtype=np.int64)}), how="cross"))
-        counts = grid.join(counts, on=[*keys, "bin_index"], how="left").with_columns(
-            pl.col("spike_count").fill_null(0))
-    return (counts.join(n_events, on=["session_id", *by], how="left")
-            .with_columns(bin_start=start + pl.col("bin_index") * bin_size)
+                              **{c: events.schema[c] for c in by}, "bin_index": pl.Int64,
+                              "spike_count": pl.Int64, "n_events": pl.Int64}
+    counted = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+    keys = ["session_id", "unit_id", *by]
+    return (counted.with_columns(bin_start=start + pl.col("bin_index") * bin_size)
             .select(*keys, "bin_index", "bin_start", "spike_count", "n_events")
             .sort([*keys, "bin_index"]))

@@ -12,8 +12,10 @@ units not yet yielded, to fetching groups of units by filter and sorting them: s
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import polars as pl
@@ -161,3 +163,104 @@ def stream_session_spikes(lake: Lake, session_id: str, *, unit_ids: Sequence[str
             gathered, rows = [], 0
     if gathered:
         yield pl.concat(gathered)
+
+
+#: A (structure, default_qc) pair of units; spike_times stores each pair's spikes in its own files.
+UnitGroup = tuple[str | None, bool | None]
+
+
+@dataclass(frozen=True)
+class SpikeChunk:
+    """Spike times of one stored chunk with their units dictionary-coded: row ``i`` is a spike of
+    ``unit_ids[codes[i]]`` at ``spike_times[i]``. Rows keep their stored order."""
+
+    unit_ids: list[str]
+    codes: np.ndarray[Any, np.dtype[np.int32]]
+    spike_times: np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _may_hold(statistics: Any, value: Any) -> bool:
+    """Whether a column chunk with these statistics may hold ``value`` (``None``: a null)."""
+    if statistics is None:
+        return True
+    if value is None:
+        return not statistics.has_null_count or statistics.null_count > 0
+    return not statistics.has_min_max or statistics.min <= value <= statistics.max
+
+
+def _row_groups(metadata: pq.FileMetaData, unit_groups: Collection[UnitGroup]) -> list[int]:
+    """Row groups of a file whose statistics do not rule out every one of ``unit_groups``."""
+    names = metadata.schema.names
+    keep = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        stats = {name: group.column(names.index(name)).statistics if name in names else None
+                 for name in ("structure", "default_qc")}
+        if any(_may_hold(stats["structure"], structure) and _may_hold(stats["default_qc"], qc)
+               for structure, qc in unit_groups):
+            keep.append(index)
+    return keep
+
+
+class SpikeFiles:
+    """The files of the ``spike_times`` table, listed once from the Delta log with their statistics, read
+    session by session with units as dictionary codes.
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    version
+        Version of the ``spike_times`` table to read (latest if ``None``).
+    """
+
+    def __init__(self, lake: Lake, *, version: int | None = None) -> None:
+        table = lake.delta_table("spike_times", version=version)
+        self._filesystem, root = lake.arrow_filesystem()
+        self._root = f"{root}/spike_times"
+        actions = (pl.DataFrame(pa.table(table.get_add_actions(flatten=True))) if table is not None
+                   else pl.DataFrame({"path": [], "partition.session_id": []},
+                                     schema={"path": pl.String, "partition.session_id": pl.String}))
+        self._files: dict[str, list[tuple[str, Any, Any]]] = {}
+        lows = actions["min.structure"] if "min.structure" in actions.columns else None
+        highs = actions["max.structure"] if "max.structure" in actions.columns else None
+        for row, (path, session_id) in enumerate(actions.select("path", "partition.session_id").iter_rows()):
+            bounds = (lows[row], highs[row]) if lows is not None and highs is not None else (None, None)
+            self._files.setdefault(session_id, []).append((unquote(path), *bounds))
+
+    def chunks(self, session_id: str, *, unit_groups: Collection[UnitGroup]) -> Iterator[SpikeChunk]:
+        """Yield the spike times of one session's units of ``unit_groups``, chunk by chunk.
+
+        Only the files and row groups whose statistics allow units of those (structure, default_qc)
+        groups are read; rows of other units in them come along (callers select units by id).
+
+        Parameters
+        ----------
+        session_id
+            The session.
+        unit_groups
+            The (structure, default_qc) pairs of the units wanted; ``None`` stands for a null.
+
+        Yields
+        ------
+        SpikeChunk
+            One per stored record batch, in stored order (each unit's spikes are in time order in a
+            lake written by npc_lake; callers must not rely on it for lakes written by other tools).
+        """
+        structures = {structure for structure, _ in unit_groups}
+        for path, low, high in self._files.get(session_id, []):
+            if None not in structures and low is not None and high is not None and not any(
+                    low <= structure <= high for structure in structures if structure is not None):
+                continue  # the log's statistics rule the file out without opening it
+            parquet = pq.ParquetFile(f"{self._root}/{path}", filesystem=self._filesystem,
+                                     read_dictionary=["unit_id"])
+            row_groups = _row_groups(parquet.metadata, unit_groups)
+            if not row_groups:
+                continue
+            table = parquet.read_row_groups(row_groups, columns=["unit_id", "spike_time"], use_threads=False)
+            for batch in table.to_batches():
+                units = batch.column("unit_id")
+                encoded = units if isinstance(units, pa.DictionaryArray) else pc.dictionary_encode(units)
+                yield SpikeChunk(unit_ids=encoded.dictionary.to_pylist(),
+                                 codes=encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False),
+                                 spike_times=batch.column("spike_time").to_numpy(zero_copy_only=False))
