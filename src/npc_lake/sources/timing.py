@@ -1,0 +1,166 @@
+"""Putting raw DR clocks on the sync clock: display frames, probe sample clocks, and the barcodes between them.
+
+Every time in the lake is seconds on the sync clock (the rig's sync file). The sources of timing, in
+order of priority:
+
+1. Frames of a task file: the falling edges of the sync file's vsync line, one per display flip, in
+   blocks separated by more than :data:`VSYNC_BLOCK_GAP` (one block per task file, in order). A block whose
+   edge count differs from the file's frame count by more than :data:`MAX_FRAME_MISMATCH` cannot be
+   matched and that file is not timed.
+2. Visual stimulus onsets: the flip time plus the display lag measured by the photodiode (the median
+   delay from a flip that inverts the diode box to the next photodiode edge); without a photodiode line,
+   a constant lag of :data:`DEFAULT_DISPLAY_LAG`.
+3. Sounds, opto and rewards: their own sync lines when present (first rising edge after the triggering
+   flip), else the triggering flip.
+4. Spikes and other probe samples: each probe's Open Ephys sample numbers are fitted to the sync clock by
+   least squares over the barcodes both recorded (the rig's barcode generator feeds the sync file's
+   ``barcode_ephys`` line and every probe's sync input): ``time = intercept + sample / rate``.
+
+Barcodes, as decoded here: a barcode starts with a rising edge after the line was low for more than
+:data:`BARCODE_MIN_GAP`; that start pulse lasts one bar (:data:`BAR_DURATION`) and is followed by one low
+bar, then :data:`BARCODE_BITS` bits of one bar each, least significant first, 1 = high. A bit is read at
+the middle of its bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: vsync edges further apart than this (s) start a new block (a new task file).
+VSYNC_BLOCK_GAP = 1.0
+#: Frames a vsync block may differ from its task file by and still be matched (the extra are dropped).
+MAX_FRAME_MISMATCH = 1
+#: Flip-to-display delay (s) assumed when there is no photodiode line.
+DEFAULT_DISPLAY_LAG = 0.02755
+#: Barcode bar width (s), bit count and the quiet time (s) before a barcode's start pulse.
+BAR_DURATION = 0.015
+BARCODE_BITS = 32
+BARCODE_MIN_GAP = 1.0
+#: A barcode match whose residual from the clock fit exceeds this (s) is dropped and the fit redone.
+MAX_FIT_RESIDUAL = 2e-4
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def vsync_blocks(falling_edges: FloatArray, *, min_gap: float = VSYNC_BLOCK_GAP) -> list[FloatArray]:
+    """Split vsync falling-edge times into blocks separated by more than ``min_gap``; single edges dropped."""
+    if falling_edges.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(falling_edges) > min_gap) + 1
+    return [block for block in np.split(falling_edges, breaks) if block.size > 1]
+
+
+def display_lag(flip_times: FloatArray, diode_edges: FloatArray, *, every: int = 3,
+                max_lag: float = 0.1) -> float | None:
+    """Median delay from the flips that invert the photodiode box (every ``every``-th frame from frame 0)
+    to the next photodiode edge; ``None`` when no edge follows within ``max_lag``."""
+    flips = flip_times[::every]
+    if flips.size == 0 or diode_edges.size == 0:
+        return None
+    nxt = np.searchsorted(diode_edges, flips, side="left")
+    inside = nxt < diode_edges.size
+    delays = diode_edges[nxt[inside]] - flips[inside]
+    delays = delays[(delays >= 0) & (delays <= max_lag)]
+    return float(np.median(delays)) if delays.size else None
+
+
+def first_edge_after(edges: FloatArray, times: FloatArray, *, within: float) -> FloatArray:
+    """For each of ``times``, the first of ``edges`` at or after it and no later than ``within`` s; NaN if none."""
+    out = np.full(times.shape, np.nan)
+    if edges.size == 0:
+        return out
+    index = np.searchsorted(edges, times, side="left")
+    ok = index < edges.size
+    candidate = np.where(ok, edges[np.minimum(index, edges.size - 1)], np.nan)
+    near = ok & (candidate - times <= within)
+    out[near] = candidate[near]
+    return out
+
+
+def _level_at(rising: FloatArray, falling: FloatArray, times: FloatArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether the line is high at each of ``times`` (the last edge at or before it was rising)."""
+    last_rise = np.searchsorted(rising, times, side="right")
+    last_fall = np.searchsorted(falling, times, side="right")
+    rise_time = np.where(last_rise > 0, rising[np.maximum(last_rise - 1, 0)], -np.inf)
+    fall_time = np.where(last_fall > 0, falling[np.maximum(last_fall - 1, 0)], -np.inf)
+    return rise_time > fall_time
+
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+
+def decode_barcodes(rising: FloatArray, falling: FloatArray, *, bar: float = BAR_DURATION,
+                    bits: int = BARCODE_BITS, min_gap: float = BARCODE_MIN_GAP) -> tuple[FloatArray, IntArray]:
+    """Start times and values of the barcodes on a line, from its rising and falling edge times (any unit
+    of time, as long as ``bar`` and ``min_gap`` use it too).
+
+    Returns
+    -------
+    (starts, values)
+        Rising-edge time of each barcode's start pulse and its decoded value. Barcodes cut off by the end
+        of the recording are left out.
+    """
+    if rising.size == 0:
+        return np.array([], dtype=np.float64), np.array([], dtype=np.int64)
+    previous_fall = np.searchsorted(falling, rising, side="left") - 1
+    quiet = np.where(previous_fall >= 0, rising - falling[np.maximum(previous_fall, 0)], np.inf)
+    starts = rising[quiet > min_gap]
+    last_edge = max(rising[-1], falling[-1] if falling.size else rising[-1])
+    starts = starts[starts + (bits + 2) * bar <= last_edge + bar]  # complete barcodes only
+    if starts.size == 0:
+        return starts.astype(np.float64), np.array([], dtype=np.int64)
+    slots = starts[:, None] + (2 + np.arange(bits) + 0.5)[None, :] * bar
+    high = _level_at(rising, falling, slots.ravel()).reshape(slots.shape)
+    values = (high.astype(np.int64) << np.arange(bits, dtype=np.int64)[None, :]).sum(axis=1)
+    return starts.astype(np.float64), values
+
+
+@dataclass(frozen=True)
+class ClockFit:
+    """A probe clock on the sync clock: ``sync_time = intercept + sample_number / rate``."""
+
+    rate: float
+    intercept: float
+    n_barcodes: int
+    max_residual: float
+
+    def to_sync(self, sample_numbers: np.ndarray[Any, Any]) -> FloatArray:
+        """Sync-clock seconds of probe sample numbers."""
+        return self.intercept + np.asarray(sample_numbers, dtype=np.float64) / self.rate
+
+
+def fit_clock(probe_starts: FloatArray, probe_values: np.ndarray[Any, Any], sync_starts: FloatArray,
+              sync_values: np.ndarray[Any, Any]) -> ClockFit | None:
+    """Fit probe sample numbers (``probe_starts``) to sync seconds (``sync_starts``) over the barcodes whose
+    values appear exactly once on both lines; ``None`` with fewer than two such barcodes."""
+    probe_unique, probe_counts = np.unique(probe_values, return_counts=True)
+    sync_unique, sync_counts = np.unique(sync_values, return_counts=True)
+    shared = np.intersect1d(probe_unique[probe_counts == 1], sync_unique[sync_counts == 1])
+    if shared.size < 2:
+        return None
+    x = _at(probe_starts, probe_values, shared)
+    y = _at(sync_starts, sync_values, shared)
+    keep = np.ones(shared.size, dtype=bool)
+    for _ in range(3):
+        x0, y0 = x[keep].mean(), y[keep].mean()  # centred: sample numbers reach 1e9
+        dx = x[keep] - x0
+        slope = float((dx * (y[keep] - y0)).sum() / (dx * dx).sum()) if (dx * dx).sum() > 0 else 0.0
+        intercept = y0 - slope * x0
+        residual = np.abs(y - (intercept + slope * x))
+        new_keep = residual <= MAX_FIT_RESIDUAL
+        if new_keep.sum() < 2 or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    if keep.sum() < 2 or slope <= 0:
+        return None
+    return ClockFit(rate=float(1.0 / slope), intercept=float(intercept), n_barcodes=int(keep.sum()),
+                    max_residual=float(residual[keep].max()))
+
+
+def _at(times: FloatArray, values: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> FloatArray:
+    """The time of each of ``wanted`` values (each present once in ``values``)."""
+    order = np.argsort(values, kind="stable")
+    return times[order[np.searchsorted(values[order], wanted)]]

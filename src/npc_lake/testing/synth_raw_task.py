@@ -1,0 +1,277 @@
+"""Synthetic TaskControl runs for raw DR session folders: what each task file holds, frame by frame, and
+the true times of everything it triggered on the sync clock.
+
+A run draws its display flips (~60 Hz with jitter), then its trials in frames the way DynamicRouting1,
+RFMapping, OptoTagging and Spontaneous lay them out, and records the truth that
+:mod:`npc_lake.sources.dr_task` must recover: times follow the definitions documented there, computed from
+the true flips, the true display lag and the true sound/laser/lick edges.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from npc_lake.testing._synth_util import FloatArray
+from npc_lake.testing.synth_trials import N_INSTRUCTION, OTHER, STIMULI, STIMULUS_P, TARGET, _response_probability
+
+FRAME_RATE = 60.0
+QUIESCENT_FRAMES, PRE_STIM_FIXED, PRE_STIM_MEAN, PRE_STIM_MAX = 90, 90, 60, 360
+RESPONSE_WINDOW = (6, 60)
+POST_RESPONSE_FRAMES, AUTO_REWARD_FRAME, VIS_STIM_FRAMES, SOUND_S = 180, 60, 30, 0.5
+RF_STIM_FRAMES, RF_INTER_FRAMES, RF_SOUND_S = 15, 15, 0.25
+COUNTS_PER_REV, WHEEL_RADIUS_CM = 8192, 4.69
+OPTO_INTERVAL_FRAMES = 60
+
+
+@dataclass
+class TaskRun:
+    """One task file: its datasets and the truth on the sync clock."""
+
+    task_name: str
+    start: float
+    values: dict[str, Any]
+    flips: FloatArray
+    sound: list[tuple[float, float]] = field(default_factory=list)
+    laser: list[tuple[float, float]] = field(default_factory=list)
+    licks: FloatArray = field(default_factory=lambda: np.empty(0))
+    rewards: FloatArray = field(default_factory=lambda: np.empty(0))
+    truth: dict[str, list[Any]] = field(default_factory=dict)
+    running_speed: FloatArray = field(default_factory=lambda: np.empty(0))
+
+
+def draw_flips(rng: np.random.Generator, start: float, stop: float) -> FloatArray:
+    """Flip times from ``start`` to ``stop``: 60 Hz with sub-ms jitter and a rare long frame."""
+    n = int((stop - start) * FRAME_RATE)
+    intervals = 1 / FRAME_RATE + rng.normal(0.0, 2e-4, n - 1)
+    intervals[rng.random(n - 1) < 1e-3] += 1 / FRAME_RATE  # a dropped frame now and then
+    return start + np.concatenate([[0.0], np.cumsum(intervals)])
+
+
+def _base(task_name: str, flips: FloatArray, subject: str, start_text: str) -> dict[str, Any]:
+    return {"frameIntervals": np.diff(flips), "lastFrame": np.int32(flips.size - 1), "frameRate": np.int32(60),
+            "subjectName": subject.encode(), "startTime": start_text.encode(), "taskName": task_name.encode(),
+            "rigName": b"NP3", "computerName": np.nan, "diodeBoxFrameInterval": np.int32(3)}
+
+
+def _running(rng: np.random.Generator, n: int) -> tuple[FloatArray, FloatArray]:
+    """(cumulative encoder counts per frame, true speed in cm/s per frame)."""
+    z = np.convolve(rng.standard_normal(n + 600), np.ones(300) / math.sqrt(300), mode="same")[300:300 + n]
+    speed = 15.0 * np.logaddexp(0.0, 2.0 * z - 0.5)
+    per_frame = speed / FRAME_RATE / (2 * math.pi * WHEEL_RADIUS_CM) * COUNTS_PER_REV
+    counts = np.concatenate([[0.0], np.cumsum(np.round(per_frame[1:]))])
+    cm_per_count = 2 * math.pi * WHEEL_RADIUS_CM / COUNTS_PER_REV
+    true_speed = np.concatenate([[np.nan], np.diff(counts)]) * cm_per_count * FRAME_RATE
+    return counts, true_speed
+
+
+def spontaneous_run(rng: np.random.Generator, *, start: float, stop: float, subject: str,
+                    start_text: str) -> TaskRun:
+    """A Spontaneous file: frames only (grey screen)."""
+    flips = draw_flips(rng, start, stop)
+    return TaskRun("Spontaneous", start, _base("Spontaneous", flips, subject, start_text), flips)
+
+
+def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, subject: str, start_text: str,
+                   lag: float) -> TaskRun:
+    """An RFMapping file: 30-frame trials of small gratings, full-field flashes, tones and AM noise."""
+    flips = draw_flips(rng, start, stop)
+    period = RF_STIM_FRAMES + RF_INTER_FRAMES
+    starts = np.arange(30, flips.size - period - 30, period)
+    kind = rng.choice(4, starts.size, p=[0.55, 0.1, 0.2, 0.15])
+    xy = np.where((kind == 0)[:, None], rng.choice([-400.0, -150.0, 150.0, 400.0], (starts.size, 2)), np.nan)
+    ori = np.where(kind == 0, rng.choice(np.arange(8) * 45.0, starts.size), np.nan)
+    contrast = np.where(kind == 1, rng.choice([-1.0, 1.0], starts.size), np.nan)
+    tone = np.where(kind == 2, rng.choice(np.arange(4000.0, 16001.0, 1000.0), starts.size), np.nan)
+    am = np.where(kind == 3, rng.choice([0.0, 12.0, 20.0, 40.0, 80.0], starts.size), np.nan)
+    values = _base("RFMapping", flips, subject, start_text) | {
+        "stimStartFrame": starts.astype(np.int32), "stimFrames": np.int32(RF_STIM_FRAMES),
+        "interStimFrames": np.int32(RF_INTER_FRAMES), "soundDur": RF_SOUND_S, "trialVisXY": xy,
+        "trialGratingOri": ori, "trialFullFieldContrast": contrast, "trialToneFreq": tone, "trialAMNoiseFreq": am}
+    run = TaskRun("RFMapping", start, values, flips)
+    truth: dict[str, list[Any]] = {k: [] for k in ("kind", "start_time", "stim_start_time", "stim_stop_time",
+                                                   "stop_time")}
+    for s, k in zip(starts.tolist(), kind.tolist(), strict=True):
+        if k >= 2:
+            onset = flips[s] + rng.uniform(0.012, 0.046)
+            run.sound.append((onset, onset + RF_SOUND_S))
+            stim = (onset, onset + RF_SOUND_S)
+        else:
+            stim = (flips[s] + lag, flips[s + RF_STIM_FRAMES] + lag)
+        for name, value in zip(truth, ("aud" if k >= 2 else "vis", flips[s], *stim, flips[s + period]), strict=True):
+            truth[name].append(value)
+    run.truth = truth
+    return run
+
+
+def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, subject: str,
+                     start_text: str) -> TaskRun:
+    """An OptoTagging file: laser pulses (10 ms or 200 ms) at two locations, every ~1 s."""
+    flips = draw_flips(rng, start, stop)
+    onsets = np.arange(30, flips.size - 90, OPTO_INTERVAL_FRAMES) + rng.integers(0, 7, 1)
+    onsets = onsets[: max(0, onsets.size)]
+    duration = rng.choice([0.01, 0.2], onsets.size)
+    location = rng.choice(2, onsets.size)
+    voltage = rng.choice([0.4, 0.8, 1.2], onsets.size)
+    values = _base("OptoTagging", flips, subject, start_text) | {
+        "trialOptoOnsetFrame": onsets.astype(np.int32), "trialOptoDur": duration, "trialOptoVoltage": voltage,
+        "trialOptoLabel": np.array([b"probeC", b"V1"], dtype=object)[location],
+        "optoTaggingLocs/label": np.array([b"probeC", b"V1"], dtype=object),
+        "optoTaggingLocs/bregmaX": np.array([-2.9, -3.6]), "optoTaggingLocs/bregmaY": np.array([2.6, 2.2]),
+        "trialOptoLocationIndex": location.astype(np.int32),
+        "optoPowerCalibrationData/poly coefficients": np.array([0.0, 4.0, 1.5]),
+        "optoDev": b"laser_488", "optoInterval": np.int32(OPTO_INTERVAL_FRAMES)}
+    run = TaskRun("OptoTagging", start, values, flips)
+    rises = flips[onsets] + rng.uniform(2e-4, 8e-4, onsets.size)
+    run.laser = [(a, a + d) for a, d in zip(rises.tolist(), duration.tolist(), strict=True)]
+    run.truth = {"stim_start_time": rises.tolist(), "stim_stop_time": (rises + duration).tolist(),
+                 "power": np.round(np.polyval([0.0, 4.0, 1.5], voltage), 3).tolist()}
+    return run
+
+
+def _lick_seen(flips: FloatArray, t: float) -> int:
+    """The frame whose input read (just after the previous flip) first sees a lick at ``t``."""
+    return int(np.searchsorted(flips, t, side="left")) + 1
+
+
+def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, subject: str, start_text: str,
+                        lag: float, aborted: bool = False) -> TaskRun:
+    """A DynamicRouting1 file: context blocks, go/no-go trials, licks, rewards and the wheel.
+
+    With ``aborted`` the file ends during a last trial: that trial's start-of-trial arrays have an entry,
+    its end-of-trial arrays do not, and it is not in the truth.
+    """
+    flips = draw_flips(rng, start, stop)
+    n_frames = flips.size
+    n_blocks = 6 if n_frames > 6 * 1800 else max(1, n_frames // 1800)
+    per_block = (n_frames - 120) // n_blocks
+    first = str(rng.choice(["vis", "aud"]))
+    modalities = [first if b % 2 == 0 else OTHER[first] for b in range(n_blocks)]
+    arrays: dict[str, list[Any]] = {k: [] for k in (
+        "trialStartFrame", "trialPreStimFrames", "trialStimStartFrame", "trialStim", "trialBlock",
+        "trialAutoRewardScheduled", "trialVisStimFrames", "trialSoundDur", "trialGratingPhase", "trialResponse",
+        "trialResponseFrame", "trialRewarded", "trialAutoRewarded", "trialEndFrame")}
+    repeat_flags, licks, lick_frames, reward_frames, violations = [False], [], [], [], []
+    truth: dict[str, list[Any]] = {}
+    run = TaskRun("DynamicRouting1", start, {}, flips)
+
+    def record(**values: Any) -> None:
+        for name, value in values.items():
+            truth.setdefault(name, []).append(value)
+
+    frame, block, in_block, instruction_left = 60, -1, 0, 0
+    prev_stim, prev_missed, prev_repeats = "", False, 0
+    while True:
+        b = min(n_blocks - 1, (frame - 60) // per_block)
+        if b != block:
+            block, in_block, instruction_left, prev_missed = b, 0, N_INSTRUCTION, False
+        modality = modalities[b]
+        instruction = instruction_left > 0
+        repeat = not instruction and prev_missed and prev_repeats < 3
+        if instruction:
+            stim, instruction_left = TARGET[modality], instruction_left - 1
+        elif repeat:
+            stim = prev_stim
+        else:
+            stim = str(rng.choice(STIMULI, p=STIMULUS_P))
+        pre = PRE_STIM_FIXED + min(int(rng.exponential(PRE_STIM_MEAN)), PRE_STIM_MAX - PRE_STIM_FIXED)
+        stim_frame = frame + pre
+        if rng.random() < 0.15:  # a lick in the quiescent period restarts it
+            seen = stim_frame - QUIESCENT_FRAMES + int(rng.integers(2, QUIESCENT_FRAMES))
+            if seen + QUIESCENT_FRAMES < n_frames:
+                licks.append(rng.uniform(flips[seen - 2], flips[seen - 1]))
+                lick_frames.append(seen)
+                violations.append(seen)
+                stim_frame = seen + QUIESCENT_FRAMES
+        end = stim_frame + RESPONSE_WINDOW[1] + POST_RESPONSE_FRAMES
+        phase = float(rng.choice([0.0, 0.5])) if stim.startswith("vis") else math.nan
+        starting = {"trialStartFrame": frame, "trialPreStimFrames": stim_frame - frame,
+                    "trialStimStartFrame": stim_frame, "trialStim": stim, "trialBlock": b + 1,
+                    "trialAutoRewardScheduled": instruction,
+                    "trialVisStimFrames": VIS_STIM_FRAMES if stim.startswith("vis") else 0,
+                    "trialSoundDur": SOUND_S if stim.startswith("sound") else 0.0, "trialGratingPhase": phase}
+        if end + 30 >= n_frames:
+            if aborted:  # the run was stopped during this trial
+                for name, value in starting.items():
+                    arrays[name].append(value)
+                flips = flips[: min(n_frames, max(frame + 5, stim_frame + 20))]
+            break
+        for name, value in starting.items():
+            arrays[name].append(value)
+        window = (flips[stim_frame + RESPONSE_WINDOW[0] - 1], flips[stim_frame + RESPONSE_WINDOW[1] - 2])
+        responded = bool(rng.random() < _response_probability(stim, modality, instruction, in_block, b))
+        response_time = response_frame = math.nan
+        if responded:
+            response_time = float(rng.uniform(window[0] + 0.05 * (window[1] - window[0]), window[1]))
+            response_frame = _lick_seen(flips, response_time)
+            burst = response_time + np.cumsum(np.clip(rng.normal(0.14, 0.015, int(rng.integers(1, 8))), 0.09, None))
+            for t in [response_time, *burst.tolist()]:
+                if t < flips[end - 1]:
+                    licks.append(t)
+                    lick_frames.append(_lick_seen(flips, t))
+        go = stim == TARGET[modality]
+        reward_frame = (stim_frame + AUTO_REWARD_FRAME if instruction else
+                        int(response_frame) if go and responded else None)
+        if reward_frame is not None:
+            reward_frames.append(reward_frame)
+        arrays["trialResponse"].append(responded)
+        arrays["trialResponseFrame"].append(response_frame)
+        arrays["trialRewarded"].append(reward_frame is not None)
+        arrays["trialAutoRewarded"].append(instruction)
+        arrays["trialEndFrame"].append(end)
+        repeat_flags.append(repeat)
+        if stim.startswith("sound"):
+            onset = flips[stim_frame] + rng.uniform(0.012, 0.046)
+            run.sound.append((onset, onset + SOUND_S))
+            stim_times = (onset, onset + SOUND_S)
+        else:
+            stop_frame = stim_frame + (VIS_STIM_FRAMES if stim.startswith("vis") else 0)
+            stim_times = (flips[stim_frame] + lag, flips[stop_frame] + lag)
+        record(start_time=flips[stim_frame - QUIESCENT_FRAMES], stop_time=flips[end],
+               quiescent_start_time=flips[stim_frame - QUIESCENT_FRAMES], quiescent_stop_time=flips[stim_frame],
+               stim_start_time=stim_times[0], stim_stop_time=stim_times[1],
+               response_window_start_time=flips[stim_frame + RESPONSE_WINDOW[0] - 1],
+               response_window_stop_time=flips[stim_frame + RESPONSE_WINDOW[1]],
+               task_control_response_time=flips[int(response_frame) - 1] if responded else math.nan,
+               response_time=response_time, reward_time=flips[reward_frame] if reward_frame is not None else math.nan,
+               post_response_window_start_time=flips[stim_frame + RESPONSE_WINDOW[1]],
+               post_response_window_stop_time=flips[end], stim_name=stim, block_index=b,
+               rewarded_modality=modality, trial_index_in_block=in_block, is_response=responded,
+               is_repeat=repeat, is_reward_scheduled=instruction, is_rewarded=reward_frame is not None,
+               grating_phase=phase)
+        prev_stim, prev_missed = stim, go and not responded and not instruction
+        prev_repeats = prev_repeats + 1 if repeat else 0
+        in_block += 1
+        frame = end + 1 + int(rng.integers(0, 20))
+    counts, speed = _running(rng, flips.size)
+    run.flips = flips
+    run.values = _base("DynamicRouting1", flips, subject, start_text) | {
+        name: np.array(values, dtype=object if name == "trialStim" else None) for name, values in arrays.items()
+    } | {
+        "trialStim": np.array([s.encode() for s in arrays["trialStim"]], dtype=object),
+        "trialRepeat": np.array(repeat_flags), "lickFrames": np.array(lick_frames, dtype=np.int32),
+        "rewardFrames": np.array(reward_frames, dtype=np.int32),
+        "quiescentViolationFrames": np.array(violations, dtype=np.int32),
+        "blockStimRewarded": np.array([TARGET[m].encode() for m in modalities], dtype=object),
+        "blockStim": np.array([b"['vis1', 'vis2', 'sound1', 'sound2']"] * n_blocks, dtype=object),
+        "quiescentFrames": np.int32(QUIESCENT_FRAMES), "preStimFramesFixed": np.int32(PRE_STIM_FIXED),
+        "responseWindow": np.array(RESPONSE_WINDOW, dtype=np.int32),
+        "postResponseWindowFrames": np.int32(POST_RESPONSE_FRAMES),
+        "autoRewardOnsetFrame": np.int32(AUTO_REWARD_FRAME), "newBlockAutoRewards": np.int32(N_INSTRUCTION),
+        "newBlockGoTrials": np.int32(0), "newBlockNogoTrials": np.int32(0), "newBlockCatchTrials": np.int32(0),
+        "visStimFrames": np.array([VIS_STIM_FRAMES], dtype=np.int32), "soundDur": np.array([SOUND_S]),
+        "incorrectTimeoutFrames": np.int32(0), "taskVersion": b"stage 5 ori AMN moving",
+        "rewardSize": np.full(len(reward_frames), 0.005), "rotaryEncoder": b"digital",
+        "rotaryEncoderCount": counts, "rotaryEncoderCountsPerRev": np.int32(COUNTS_PER_REV),
+        "wheelRadius": WHEEL_RADIUS_CM,
+    }
+    order = np.argsort(licks)
+    run.licks = np.asarray(licks, dtype=np.float64)[order]
+    run.values["lickFrames"] = np.asarray(lick_frames, dtype=np.int32)[order]
+    run.rewards = flips[np.asarray(reward_frames, dtype=np.int64)] if reward_frames else np.empty(0)
+    run.running_speed = speed
+    run.truth = truth
+    return run
