@@ -13,8 +13,8 @@ from polars.testing import assert_frame_equal
 from npc_lake.schema import TABLES, SessionBundle
 from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 from npc_lake.schema.ids import is_dr_session_id
+from npc_lake.sources.dr_performance import dprime
 from npc_lake.testing import synth_session, synth_sessions
-from npc_lake.testing.synth_trials import dprime
 
 DURATION = 400.0
 N_UNITS = 60

@@ -154,7 +154,8 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         "trialStartFrame", "trialPreStimFrames", "trialStimStartFrame", "trialStim", "trialBlock",
         "trialAutoRewardScheduled", "trialVisStimFrames", "trialSoundDur", "trialGratingPhase", "trialResponse",
         "trialResponseFrame", "trialRewarded", "trialAutoRewarded", "trialEndFrame")}
-    repeat_flags, licks, lick_frames, reward_frames, violations = [False], [], [], [], []
+    repeat_flags: list[bool] = []  # entry i: trial i repeats trial i - 1 (one entry more than trials)
+    licks, lick_frames, reward_frames, violations = [], [], [], []
     truth: dict[str, list[Any]] = {}
     run = TaskRun("DynamicRouting1", start, {}, flips)
 
@@ -193,6 +194,7 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
                     "trialAutoRewardScheduled": instruction,
                     "trialVisStimFrames": VIS_STIM_FRAMES if stim.startswith("vis") else 0,
                     "trialSoundDur": SOUND_S if stim.startswith("sound") else 0.0, "trialGratingPhase": phase}
+        repeat_flags.append(repeat)
         if end + 30 >= n_frames:
             if aborted:  # the run was stopped during this trial
                 for name, value in starting.items():
@@ -222,7 +224,6 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         arrays["trialRewarded"].append(reward_frame is not None)
         arrays["trialAutoRewarded"].append(instruction)
         arrays["trialEndFrame"].append(end)
-        repeat_flags.append(repeat)
         if stim.startswith("sound"):
             onset = flips[stim_frame] + rng.uniform(0.012, 0.046)
             run.sound.append((onset, onset + SOUND_S))
@@ -246,6 +247,7 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         prev_repeats = prev_repeats + 1 if repeat else 0
         in_block += 1
         frame = end + 1 + int(rng.integers(0, 20))
+    repeat_flags = repeat_flags[: len(arrays["trialEndFrame"]) + 1]
     counts, speed = _running(rng, flips.size)
     run.flips = flips
     run.values = _base("DynamicRouting1", flips, subject, start_text) | {

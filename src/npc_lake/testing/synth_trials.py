@@ -12,7 +12,6 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ import polars as pl
 
 from npc_lake.schema.session import INTERVALS
 from npc_lake.schema.trials import TRIALS
+from npc_lake.sources.dr_performance import block_performance
 from npc_lake.testing._synth_util import BoolArray, FloatArray, frame, jitter
 
 STIMULI = ("vis1", "vis2", "sound1", "sound2", "catch")
@@ -36,7 +36,6 @@ RF_GRID_Y = (np.arange(4) - 1.5) * 292.4818
 RF_ORIENTATIONS = np.arange(8) * 45.0
 RF_TONES = np.arange(4000.0, 16001.0, 1000.0)
 RF_AM_FREQS = np.array([12.0, 20.0, 40.0, 80.0])
-_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,6 @@ class Task:
     reward_times: FloatArray
     vis_onsets: FloatArray
     aud_onsets: FloatArray
-
-
-def dprime(n_hit: int, n_go: int, n_fa: int, n_nogo: int) -> float:
-    """d' of two response counts; rates are clipped to [1/2n, 1-1/2n]; NaN when a count has no trials."""
-    if n_go == 0 or n_nogo == 0:
-        return math.nan
-    hit = min(max(n_hit / n_go, 0.5 / n_go), 1 - 0.5 / n_go)
-    fa = min(max(n_fa / n_nogo, 0.5 / n_nogo), 1 - 0.5 / n_nogo)
-    return _NORMAL.inv_cdf(hit) - _NORMAL.inv_cdf(fa)
 
 
 def _response_probability(stim: str, modality: str, instruction: bool, index_in_block: int, block: int) -> float:
@@ -206,42 +196,9 @@ def _trials_frame(session_id: str, col: dict[str, list[Any]]) -> pl.DataFrame:
 
 
 def performance(session_id: str, *, trials: pl.DataFrame) -> pl.DataFrame:
-    """One ``performance`` intervals row per block, computed from a trials frame.
-
-    Rates count the trials that are scored (instruction trials are not); d' values clip rates to
-    [1/2n, 1-1/2n]; ``cross_modality_dprime`` is the magnitude of ``signed_cross_modality_dprime``,
-    which compares the rewarded target with the other modality's target (positive: rewarded favoured).
-    """
-    rows: dict[str, list[Any]] = defaultdict(list)
-    first_aud = trials.height > 0 and trials["rewarded_modality"][0] == "aud"
-    for (b,), block in trials.group_by("block_index", maintain_order=True):
-        modality = str(block["rewarded_modality"][0])
-        scored = block.filter(~pl.col("is_reward_scheduled"))
-
-        def counts(stim: str, scored: pl.DataFrame = scored) -> tuple[int, int]:
-            sel = scored.filter(pl.col("stim_name") == stim)
-            return int(sel["is_response"].sum()), sel.height
-
-        target, other = counts(TARGET[modality]), counts(TARGET[OTHER[modality]])
-        catch = counts("catch")
-        signed = dprime(*target, *other)
-        values = {
-            "start_time": block["start_time"].min(), "stop_time": block["stop_time"].max(), "block_index": b,
-            "n_trials": block.height, "n_responses": int(block["is_response"].sum()),
-            "n_hits": int(block["is_hit"].sum()), "n_contingent_rewards": int(block["is_contingent_reward"].sum()),
-            "hit_rate": target[0] / target[1] if target[1] else math.nan,
-            "false_alarm_rate": other[0] / other[1] if other[1] else math.nan,
-            "catch_response_rate": catch[0] / catch[1] if catch[1] else math.nan,
-            "rewarded_modality": modality, "is_first_block_aud": first_aud,
-            "vis_dprime": dprime(*counts("vis1"), *counts("vis2")),
-            "aud_dprime": dprime(*counts("sound1"), *counts("sound2")),
-            "cross_modality_dprime": abs(signed), "signed_cross_modality_dprime": signed,
-        }
-        for name, value in values.items():
-            rows[name].append(value)
-    n = len(rows["block_index"])
-    return frame(INTERVALS, {"session_id": session_id, "interval_name": "performance",
-                             "interval_index": np.arange(n), **rows}, n)
+    """One ``performance`` intervals row per block (see :func:`npc_lake.sources.dr_performance.block_performance`)."""
+    rows = block_performance(trials)
+    return frame(INTERVALS, {"session_id": session_id, **rows.to_dict()}, rows.height)
 
 
 def synth_rf_mapping(rng: np.random.Generator, *, session_id: str,
