@@ -44,6 +44,7 @@ class IngestOutcome:
     status: str  # "written" or "unchanged"
     write: WriteResult | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the user: the session, and rows written or why nothing was."""
@@ -51,15 +52,40 @@ class IngestOutcome:
             return f"{self.session_id}: unchanged, nothing written ({self.source_uri})"
         assert self.write is not None
         rows = ", ".join(f"{name} {self.rows.get(name, 0):,}" for name in self.write.written)
-        skipped = f"; {len(self.write.unchanged)} tables unchanged" if self.write.unchanged else ""
-        return f"{self.session_id}: wrote {rows}{skipped} ({self.source_uri})"
+        unchanged = f"; {len(self.write.unchanged)} tables unchanged" if self.write.unchanged else ""
+        left_out = "".join(f"\n  skipped {item}" for item in self.skipped)
+        return f"{self.session_id}: wrote {rows}{unchanged} ({self.source_uri}){left_out}"
 
 
-def read_source(uri: str, *, session_id: str | None = None) -> SessionBundle:
-    """Read one source into a bundle, choosing the reader by what the source is."""
+#: Source formats ``ingest`` reads; ``auto`` picks by what the path is (a folder is a raw DR session).
+SOURCE_FORMATS = ("auto", "nwb", "dr-raw")
+
+
+def folder_digest(path: str | os.PathLike[str]) -> str:
+    """blake2b digest of a folder's file listing: every file's relative path, size and modification time.
+
+    Raw session folders hold gigabytes; their listing changes whenever a file is added, replaced or
+    rewritten, which is what "the same source" needs to mean for skipping an unchanged ingest.
+    """
+    root = Path(path)
+    digest = hashlib.blake2b(digest_size=20)
+    for item in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = item.stat()
+        digest.update(f"{item.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def read_source(uri: str, *, session_id: str | None = None, source_format: str = "auto") -> SessionBundle:
+    """Read one source into a bundle: an NWB file, or a raw DR session folder (``source_format``)."""
     path = Path(uri)
+    if source_format not in SOURCE_FORMATS:
+        raise SourceError(uri, f"unknown source format {source_format!r} (one of {', '.join(SOURCE_FORMATS)})")
+    if source_format == "dr-raw" or (source_format == "auto" and path.is_dir()):
+        from npc_lake.sources.dr_raw import read_dr_session
+
+        return read_dr_session(path, session_id=session_id)
     if path.is_dir():
-        raise SourceError(uri, "raw session folders are not supported yet; pass NWB files")
+        raise SourceError(uri, "a folder is not an NWB file (use --source dr-raw for a raw DR session folder)")
     from npc_lake.sources.nwb import read_nwb
 
     return read_nwb(path, session_id=session_id)
@@ -91,13 +117,14 @@ def _check_not_another_recording(lake: Lake, session: NormalizedSession) -> None
 
 
 def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, session_id: str | None = None,
-           force: bool = False, sort_spikes: bool = False, replace: bool = False) -> IngestOutcome:
+           force: bool = False, sort_spikes: bool = False, replace: bool = False,
+           source_format: str = "auto") -> IngestOutcome:
     """Ingest one source into the lake.
 
     Parameters
     ----------
     source
-        An NWB file.
+        An NWB file or a raw DR session folder.
     lake
         The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
     session_id
@@ -109,6 +136,8 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     replace
         Let this source replace a session that was ingested from another file with another NWB
         identifier (without it, such a clash of session ids is refused).
+    source_format
+        ``"auto"`` (a folder is a raw DR session, a file is NWB), ``"nwb"`` or ``"dr-raw"``.
 
     Returns
     -------
@@ -124,7 +153,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     if not Path(uri).exists():
         raise SourceError(uri, "no such file or folder")
     uri = os.path.abspath(uri)  # absolute, but through the links the user named
-    digest = file_digest(uri) if Path(uri).is_file() else None
+    digest = file_digest(uri) if Path(uri).is_file() else folder_digest(uri)
     if digest and not force and session_id is None:
         seen = ingest_of_source(digest, lake=lake)
         if (seen is not None and seen.npc_lake_version == __version__ and seen.schema_version == SCHEMA_VERSION):
@@ -132,12 +161,13 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
             if latest is not None and latest.ingest_id == seen.ingest_id:
                 return IngestOutcome(source_uri=uri, session_id=seen.session_id, status="unchanged",
                                      rows=dict(seen.row_counts))
-    bundle = read_source(uri, session_id=session_id)
+    bundle = read_source(uri, session_id=session_id, source_format=source_format)
     bundle.source_hash = digest
     normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes)
     if not replace:
         _check_not_another_recording(lake, normalized)
-    result = write_session(normalized, lake=lake)
+    with lake.write_lock():
+        result = write_session(normalized, lake=lake)
     return IngestOutcome(source_uri=uri, session_id=normalized.session_id,
                          status="written" if result.changed else "unchanged", write=result,
-                         rows=dict(normalized.row_counts))
+                         rows=dict(normalized.row_counts), skipped=list(bundle.skipped))

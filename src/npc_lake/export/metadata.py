@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
+from hdmf.common import DynamicTable
 from pynwb import NWBFile
 from pynwb.file import Subject
 
 from npc_lake.errors import SchemaError, SessionError
 from npc_lake.normalize.conform import conform
 from npc_lake.schema import SessionBundle
-from npc_lake.schema.session import SUBJECTS
+from npc_lake.schema.session import SESSIONS, SUBJECTS
 
 #: NWBFile arguments filled from a ``sessions`` column of the same name (free text).
 _TEXT_FIELDS = (
@@ -88,6 +89,29 @@ def add_metadata(bundle: SessionBundle) -> NWBFile:
         if values:
             kwargs[name] = values
     return NWBFile(**kwargs)
+
+
+#: ``sessions`` columns with no place in the NWB core schema, kept in a one-row scratch table of this name.
+SESSION_EXTRAS_TABLE = "npc_lake_session"
+SESSION_EXTRAS = ("rig", "task_version")
+
+
+def add_session_extras(nwbfile: NWBFile, bundle: SessionBundle) -> None:
+    """Keep the session's ``rig`` and ``task_version`` in ``scratch/npc_lake_session`` (when known).
+
+    NWB has no field for them; a reader that knows the table (npc_lake's NWB source does) restores them.
+    """
+    row = _session_row(bundle)
+    known = {name: str(row[name]) for name in SESSION_EXTRAS if row.get(name) is not None}
+    if not known:
+        return
+    table = DynamicTable(name=SESSION_EXTRAS_TABLE,
+                         description="Session fields of the npc_lake sessions table that NWB has no field for.")
+    for name in known:
+        description = next(c.description for c in SESSIONS.columns if c.name == name)
+        table.add_column(name=name, description=description)
+    table.add_row(**known)
+    nwbfile.add_scratch(table)
 
 
 def _subject_row(bundle: SessionBundle) -> dict[str, Any]:

@@ -35,14 +35,14 @@ from npc_lake.errors import NpcLakeError, SessionError
 from npc_lake.export.behavior import EVENTS_WITHOUT_VALUES, add_events, add_timeseries
 from npc_lake.export.ecephys import add_devices, add_electrode_groups, add_electrodes
 from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
-from npc_lake.export.metadata import add_metadata, add_subject
+from npc_lake.export.metadata import add_metadata, add_session_extras, add_subject
 from npc_lake.export.recordings import absolute_links, add_recordings, linked_files
 from npc_lake.export.units import add_units
 from npc_lake.schema import SessionBundle
 
 #: The component steps of :func:`build_nwbfile`, in order (links need their targets first).
 STEPS: tuple[Callable[[NWBFile, SessionBundle], None], ...] = (
-    add_subject, add_devices, add_electrode_groups, add_electrodes, add_units,
+    add_session_extras, add_subject, add_devices, add_electrode_groups, add_electrodes, add_units,
     add_trials, add_epochs, add_intervals, add_events, add_timeseries,
 )
 

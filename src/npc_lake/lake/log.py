@@ -24,6 +24,7 @@ class IngestRecord:
     table_versions: dict[str, int]
     content_hashes: dict[str, str]
     row_counts: dict[str, int]
+    skipped: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, object]) -> IngestRecord:
@@ -40,6 +41,7 @@ class IngestRecord:
             table_versions=dict(zip(names, row["table_versions"] or [], strict=True)),  # type: ignore[call-overload]
             content_hashes=dict(zip(names, row["content_hashes"] or [], strict=True)),  # type: ignore[call-overload]
             row_counts=dict(zip(names, row["row_counts"] or [], strict=True)),  # type: ignore[call-overload]
+            skipped=tuple(row.get("skipped") or ()),  # type: ignore[arg-type]
         )
 
 

@@ -6,7 +6,10 @@ is, with the rest of ``lake/``, the only place that imports :mod:`deltalake`.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +106,25 @@ class Lake:
             region=options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION"),
             endpoint_override=endpoint, scheme=scheme)
         return filesystem, self.uri.split("://", 1)[1]
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the lake's writer lock (local lakes: an exclusive ``flock`` on ``<lake>/.npc_lake.lock``).
+
+        Sessions are written one at a time per machine, so several ingest processes can read and check
+        sources in parallel and still commit cleanly. Remote lakes rely on Delta's conditional commits.
+        """
+        if not self.is_local:
+            yield
+            return
+        root = Path(self.uri.removeprefix("file://"))
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / ".npc_lake.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def table_uri(self, name: str) -> str:
         """URI of the Delta table ``name`` (the name must be declared in schema/)."""

@@ -204,6 +204,7 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
         "table_versions": [[result.versions[n] for n in names]],
         "content_hashes": [[session.content_hashes[n] for n in names]],
         "row_counts": [[session.row_counts[n] for n in names]],
+        "skipped": [list(session.bundle.skipped)],
     })
     log_table = TABLES["ingest_log"]
     _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None,

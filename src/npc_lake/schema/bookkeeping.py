@@ -30,6 +30,8 @@ INGEST_LOG = Table(
         Column("table_versions", "list[int64]", "Delta version of each table after the ingest."),
         Column("content_hashes", "list[str]", "Digest of the session's rows in each table."),
         Column("row_counts", "list[int64]", "Number of the session's rows in each table."),
+        Column("skipped", "list[str]", "What the source held but the ingest left out, one '<what>: <reason>' "
+               "entry each (a probe without sorted output, a task file no vsync block matches, …)."),
     ),
 )
 

@@ -35,6 +35,9 @@ class SessionBundle:
         to sit in memory together.
     source_hash
         Digest of the source bytes, when known.
+    skipped
+        What the source holds but the read left out, one ``"<what>: <reason>"`` entry each (recorded in
+        the ingest log).
     """
 
     session_id: str
@@ -42,6 +45,7 @@ class SessionBundle:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     spike_batches: SpikeBatches = no_spikes
     source_hash: str | None = None
+    skipped: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> pl.DataFrame | None:
         """The frame of table ``name``, or ``None`` when the source has no such rows."""

@@ -126,7 +126,7 @@ def _metrics(folder: Path) -> pl.DataFrame | None:
         if not path.is_file():
             continue
         try:
-            frame = pl.read_csv(path, infer_schema_length=None, null_values=["", "nan", "NaN"])
+            frame = pl.read_csv(path, infer_schema_length=None)  # empty cells are null, "nan" stays NaN
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise SourceError(str(path), f"cannot read as a CSV table: {exc}") from exc
         key = "cluster_id" if "cluster_id" in frame.columns else frame.columns[0]

@@ -92,6 +92,10 @@ def sessions_frame(file: Any, *, session_id: str, source_uri: str, subject_id: s
     for name in GENERAL_LISTS:
         raw = read_raw(general, name) if isinstance(general, h5py.Group) and name in general else None
         row[name] = as_text_list(raw)
+    extras = file.get("scratch/npc_lake_session")
+    for name in ("rig", "task_version"):  # written by npc_lake's export: sessions fields NWB has no place for
+        value = read_raw(extras, name) if isinstance(extras, h5py.Group) and name in extras else None
+        row[name] = as_text(value)
     row["epochs"] = epochs
     row["nwb_version"] = as_text(file.attrs.get("nwb_version"))
     row["source_uri"] = source_uri
@@ -100,6 +104,7 @@ def sessions_frame(file: Any, *, session_id: str, source_uri: str, subject_id: s
         "utc_offset_minutes": pl.Int32, "timestamps_reference_time": UTC_DATETIME,
         **{k: pl.String for k in ("identifier", "session_description", *GENERAL_TEXT)},
         **{k: pl.List(pl.String) for k in GENERAL_LISTS},
+        "rig": pl.String, "task_version": pl.String,
         "epochs": pl.List(pl.String), "nwb_version": pl.String, "source_uri": pl.String,
     }
     return pl.DataFrame([row], schema=schema)
