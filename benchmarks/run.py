@@ -91,6 +91,14 @@ def build_corpus(root: Path, *, sessions: int, units: int, duration_s: float, co
     return folders
 
 
+def warm(folder: Path) -> None:
+    """Read every file under ``folder`` once, so that timings start from the page cache like the others."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with open(path, "rb") as handle:
+            while handle.read(16 * 1024 * 1024):
+                pass
+
+
 def measure(engine: str, question: str, folder: Path, *, repeats: int, python: str,
             answers: Path) -> dict[str, Any]:
     """Median seconds and peak RSS over ``repeats`` fresh processes; the first run's answer is kept."""
@@ -186,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in engines:
             if engine == "pyarrow-floor":
                 continue
+            warm(folder / ("lake" if engine in LAKE_ENGINES else "nwb"))  # the other sizes may have evicted it
             total = sum(measure(engine, q, folder, repeats=args.scaling_repeats, python=python[engine],
                                 answers=answers)["seconds"] for q in QUESTIONS if q != "q6")
             scaling.append({"sessions": n, "engine": engine, "seconds": total})

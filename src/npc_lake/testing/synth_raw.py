@@ -80,6 +80,7 @@ class RawTruth:
     runs: list[TaskRun]
     clocks: dict[str, ProbeClock]
     bundle: SessionBundle
+    cameras: bool = True
     skipped_probes: list[str] = field(default_factory=list)
 
     @property
@@ -339,7 +340,7 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
                       electrodes.filter(pl.col("electrode_group_name") == group),
                       spikes.join(probe_units.select("unit_id"), on="unit_id", how="semi"), who.subject_id, lead)
     return RawTruth(folder=folder, session_id=who.session_id, sync_lead=lead, display_lag=lag, runs=runs,
-                    clocks=clocks, bundle=bundle)
+                    clocks=clocks, bundle=bundle, cameras=cameras)
 
 
 __all__ = ["ProbeClock", "RawTruth", "write_raw_session"]
