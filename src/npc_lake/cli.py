@@ -52,16 +52,22 @@ def main() -> None:
               help="Sort each unit's spike times instead of refusing a file whose spike times are out of order.")
 @click.option("--replace", is_flag=True,
               help="Let a file replace a session ingested from another file with another NWB identifier.")
-def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool, replace: bool) -> None:
-    """Ingest NWB files (SOURCES) into the lake; unchanged sessions are skipped.
+@click.option("--source", "source_format", type=click.Choice(["auto", "nwb", "dr-raw"]), default="auto",
+              show_default=True, help="What SOURCES are; auto: folders are raw DR sessions, files are NWB.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Sources read and checked at once, in separate processes (writes still go one at a time).")
+def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool, replace: bool,
+           source_format: str, jobs: int) -> None:
+    """Ingest SOURCES (NWB files or raw DR session folders) into the lake; unchanged sessions are skipped.
 
-    Each file's session replaces that session's rows only. A file that cannot be read is reported and
-    leaves the lake as it was; the command then exits with status 1 after trying the other files.
+    Each source's session replaces that session's rows only. A source that cannot be read is reported and
+    leaves the lake as it was; the command then exits with status 1 after trying the others. Parts of a
+    raw folder that cannot be used are left out and listed (and kept in the ingest log).
     """
     from npc_lake.ui import ingest_with_progress
 
     failures = ingest_with_progress(list(sources), lake=lake, force=force, sort_spikes=sort_spikes,
-                                    replace=replace)
+                                    replace=replace, source_format=source_format, jobs=jobs)
     if failures:
         sys.exit(1)
 
@@ -176,8 +182,25 @@ def validate(files: tuple[Path, ...], show_all: bool) -> None:
               help="Session duration in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace files that exist.")
-def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int, overwrite: bool) -> None:
-    """Write synthetic Dynamic Routing sessions as NWB files (SESSION_ID.nwb) into folder OUT."""
+@click.option("--format", "fmt", type=click.Choice(["nwb", "raw"]), default="nwb", show_default=True,
+              help="nwb: one SESSION_ID.nwb file each; raw: a raw DR session folder each (task hdf5 files, "
+                   "sync file, Open Ephys recording, sorted output).")
+@click.option("--probes", type=click.IntRange(min=1, max=6), default=None,
+              help="Probes per session for --format raw [default: 5 or 6].")
+def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int, overwrite: bool, fmt: str,
+          probes: int | None) -> None:
+    """Write synthetic Dynamic Routing sessions into folder OUT, as NWB files or raw session folders."""
+    if fmt == "raw":
+        from npc_lake.testing import write_raw_sessions
+
+        try:
+            folders = write_raw_sessions(out, n_sessions=n_sessions, n_units=units, duration_s=duration_s,
+                                         seed=seed, n_probes=probes, overwrite=overwrite)
+        except FileExistsError as exc:
+            raise click.ClickException(str(exc)) from None
+        for folder in folders:
+            click.echo(str(folder))
+        return
     from npc_lake.testing import write_synthetic_nwb
 
     for path in write_synthetic_nwb(out, n_sessions=n_sessions, n_units=units, duration_s=duration_s,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -18,9 +21,20 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _ingest_one(source: str, lake_uri: str, options: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Ingest one source (in a worker process): (source, summary, error message)."""
+    from npc_lake.pipeline import ingest
+
+    try:
+        return source, ingest(source, lake=lake_uri, **options).summary(), None
+    except NpcLakeError as exc:
+        return source, None, plain_message(exc)
+
+
 def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False,
-                         sort_spikes: bool = False, replace: bool = False) -> list[tuple[str, str]]:
-    """Ingest ``sources`` one after another with a progress bar and one line per file.
+                         sort_spikes: bool = False, replace: bool = False, source_format: str = "auto",
+                         jobs: int = 1) -> list[tuple[str, str]]:
+    """Ingest ``sources`` with a progress bar and one line per source, ``jobs`` at a time.
 
     Returns
     -------
@@ -28,25 +42,33 @@ def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = 
         The sources that failed; the others are in the lake.
     """
     from npc_lake.lake import Lake
-    from npc_lake.pipeline import ingest
 
     handle = Lake.open(lake)
+    options = {"force": force, "sort_spikes": sort_spikes, "replace": replace, "source_format": source_format}
     failures: list[tuple[str, str]] = []
     columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("", total=len(sources))
-        for source in sources:
-            progress.update(task, description=Path(source).name)
-            try:
-                outcome = ingest(source, lake=handle, force=force, sort_spikes=sort_spikes, replace=replace)
-            except NpcLakeError as exc:
-                message = plain_message(exc)
-                failures.append((source, message))
-                progress.console.print(f"[red]failed[/] {escape(message)}")
+
+        def report(source: str, summary: str | None, error: str | None) -> None:
+            if error is not None:
+                failures.append((source, error))
+                progress.console.print(f"[red]failed[/] {escape(error)}")
             else:
-                progress.console.print(escape(outcome.summary()))
+                progress.console.print(escape(summary or ""))
             progress.advance(task)
+
+        if jobs == 1 or len(sources) == 1:
+            for source in sources:
+                progress.update(task, description=Path(source).name)
+                report(*_ingest_one(source, handle.uri, options))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_ingest_one, source, handle.uri, options) for source in sources]
+                progress.update(task, description=f"{jobs} at a time")
+                for future in as_completed(futures):
+                    report(*future.result())
     ok = len(sources) - len(failures)
     err_console.print(f"{ok} of {len(sources)} sources ingested into {handle.uri}"
                       + (f"; {len(failures)} failed" if failures else ""))

@@ -60,6 +60,7 @@ SYNC_LINES: dict[str, tuple[tuple[str, ...], int | None]] = {
     "barcode": (("barcode_ephys", "barcode"), None),
     "vsync": (("vsync_stim", "stim_vsync"), None),
     "photodiode": (("stim_photodiode", "photodiode"), None),
+    "stim_running": (("stim_running",), None),
     "lick": (("lick_sensor",), None),
     "sound": (("sound_running", "audio_running"), 1),
     "laser": (("laser_488", "laser_running"), 11),
@@ -149,7 +150,7 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
     vsync = session.line("vsync")
     if vsync is None:
         raise SourceError(session.sync.uri, "the sync file has no vsync edges: no task file can be timed")
-    blocks = vsync_blocks(vsync[1])
+    blocks = vsync_blocks(vsync[1], running=session.line("stim_running"))
     photodiode = session.line("photodiode")
     diode = np.sort(np.concatenate(photodiode)) if photodiode is not None else np.empty(0)
     lines = {role: session.line(role) for role in ("sound", "laser", "lick")}

@@ -3,8 +3,9 @@
 Every time in the lake is seconds on the sync clock (the rig's sync file). The sources of timing, in
 order of priority:
 
-1. Frames of a task file: the falling edges of the sync file's vsync line, one per display flip, in
-   blocks separated by more than :data:`VSYNC_BLOCK_GAP` (one block per task file, in order). A block whose
+1. Frames of a task file: the falling edges of the sync file's vsync line, one per display flip, one
+   block per task file in order: the edges inside each high period of the stim-running line, or (without
+   that line) runs of edges separated by more than :data:`VSYNC_BLOCK_GAP`. A block whose
    edge count differs from the file's frame count by more than :data:`MAX_FRAME_MISMATCH` cannot be
    matched and that file is not timed.
 2. Visual stimulus onsets: the flip time plus the display lag measured by the photodiode (the median
@@ -45,10 +46,22 @@ MAX_FIT_RESIDUAL = 2e-4
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def vsync_blocks(falling_edges: FloatArray, *, min_gap: float = VSYNC_BLOCK_GAP) -> list[FloatArray]:
-    """Split vsync falling-edge times into blocks separated by more than ``min_gap``; single edges dropped."""
+def vsync_blocks(falling_edges: FloatArray, *, min_gap: float = VSYNC_BLOCK_GAP,
+                 running: tuple[FloatArray, FloatArray] | None = None) -> list[FloatArray]:
+    """Split vsync falling-edge times into one block per task run; blocks of a single edge are dropped.
+
+    With ``running`` (rising and falling edges of the stim-running line, high while a task runs) each
+    high period is a block; otherwise blocks are separated by more than ``min_gap`` seconds.
+    """
     if falling_edges.size == 0:
         return []
+    if running is not None and running[0].size:
+        rises, falls = running
+        ends = np.array([falls[np.searchsorted(falls, rise)] if np.searchsorted(falls, rise) < falls.size
+                         else np.inf for rise in rises])
+        blocks = [falling_edges[(falling_edges >= rise) & (falling_edges <= end)] for rise, end in zip(rises, ends,
+                                                                                                    strict=True)]
+        return [block for block in blocks if block.size > 1]
     breaks = np.flatnonzero(np.diff(falling_edges) > min_gap) + 1
     return [block for block in np.split(falling_edges, breaks) if block.size > 1]
 
@@ -100,16 +113,14 @@ def decode_barcodes(rising: FloatArray, falling: FloatArray, *, bar: float = BAR
     Returns
     -------
     (starts, values)
-        Rising-edge time of each barcode's start pulse and its decoded value. Barcodes cut off by the end
-        of the recording are left out.
+        Rising-edge time of each barcode's start pulse and its decoded value. A barcode cut off by the end
+        of a recording decodes to a value the other clock does not have, so it is never matched.
     """
     if rising.size == 0:
         return np.array([], dtype=np.float64), np.array([], dtype=np.int64)
     previous_fall = np.searchsorted(falling, rising, side="left") - 1
     quiet = np.where(previous_fall >= 0, rising - falling[np.maximum(previous_fall, 0)], np.inf)
     starts = rising[quiet > min_gap]
-    last_edge = max(rising[-1], falling[-1] if falling.size else rising[-1])
-    starts = starts[starts + (bits + 2) * bar <= last_edge + bar]  # complete barcodes only
     if starts.size == 0:
         return starts.astype(np.float64), np.array([], dtype=np.int64)
     slots = starts[:, None] + (2 + np.arange(bits) + 0.5)[None, :] * bar

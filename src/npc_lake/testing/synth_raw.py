@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,23 +106,29 @@ class RawTruth:
         return np.sort(np.concatenate([run.licks for run in self.runs]))
 
 
-def _barcode_edges(rng: np.random.Generator, stop: float) -> tuple[FloatArray, FloatArray]:
-    """Rising and falling edge times of barcodes every ~30 s (start pulse, a low bar, 32 bits LSB first)."""
+def barcode_edges(starts: FloatArray, values: np.ndarray[Any, Any]) -> tuple[FloatArray, FloatArray]:
+    """Rising and falling edge times of barcodes (start pulse, a low bar, 32 bits LSB first, 1 = high)
+    starting at ``starts`` with ``values``, as :func:`npc_lake.sources.timing.decode_barcodes` reads them."""
     rising: list[float] = []
     falling: list[float] = []
-    for start in np.arange(1.0, stop - 2.0, BARCODE_INTERVAL) + rng.uniform(0.0, 0.5):
-        value = int(rng.integers(0, 2**BARCODE_BITS))
+    for start, value in zip(np.asarray(starts, dtype=np.float64).tolist(), np.asarray(values).tolist(), strict=True):
         rising.append(start)
         falling.append(start + BAR_DURATION)
         level = False
         for bit in range(BARCODE_BITS):
-            high, t = bool((value >> bit) & 1), start + (2 + bit) * BAR_DURATION
+            high, t = bool((int(value) >> bit) & 1), start + (2 + bit) * BAR_DURATION
             if high != level:
                 (rising if high else falling).append(t)
                 level = high
         if level:
             falling.append(start + (2 + BARCODE_BITS) * BAR_DURATION)
     return np.array(rising), np.array(falling)
+
+
+def _barcode_edges(rng: np.random.Generator, stop: float) -> tuple[FloatArray, FloatArray]:
+    """Barcodes every ~30 s over the whole sync recording, with random distinct values."""
+    starts = np.arange(1.0, stop - 2.0, BARCODE_INTERVAL) + rng.uniform(0.0, 0.5)
+    return barcode_edges(starts, rng.integers(0, 2**BARCODE_BITS, starts.size))
 
 
 def _pulses(on: FloatArray, off: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -305,7 +312,7 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
     runs: list[TaskRun] = []
     for position, (name, start, stop_epoch) in enumerate(epochs):
         when = who.local_start + timedelta(seconds=lead + start)
-        args = {"start": lead + start + 0.2, "stop": lead + stop_epoch - 0.2, "subject": who.subject_id,
+        args = {"start": lead + start + 0.6, "stop": lead + stop_epoch - 0.6, "subject": who.subject_id,
                 "start_text": f"{when:%Y%m%d_%H%M%S}"}
         last = position == len(epochs) - 1
         if name == "DynamicRouting1":
@@ -343,4 +350,41 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
                     clocks=clocks, bundle=bundle, cameras=cameras)
 
 
-__all__ = ["ProbeClock", "RawTruth", "write_raw_session"]
+def write_raw_sessions(out: str | os.PathLike[str], *, n_sessions: int = 1, n_units: int = 300,
+                       duration_s: float = 600.0, seed: int = 0, n_probes: int | None = None,
+                       overwrite: bool = False) -> list[Path]:
+    """Write sessions 0 … ``n_sessions``-1 of the corpus as raw DR session folders into ``out``.
+
+    Parameters
+    ----------
+    out
+        Parent folder (created if missing).
+    n_sessions, n_units, duration_s, seed, n_probes
+        Size and seed of the corpus (see :func:`write_raw_session`; ``n_probes`` ``None``: 5 or 6).
+    overwrite
+        Replace session folders that exist (otherwise an existing one is an error).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The session folders, in session order.
+
+    Raises
+    ------
+    FileExistsError
+        A session folder exists and ``overwrite`` is false.
+    """
+    folders = []
+    for index in range(n_sessions):
+        who = _identity(seed, index)
+        folder = Path(out) / f"DRpilot_{who.subject_id}_{who.day:%Y%m%d}"
+        if folder.exists():
+            if not overwrite:
+                raise FileExistsError(f"{folder} exists (pass overwrite=True / --overwrite to replace it)")
+            shutil.rmtree(folder)
+        folders.append(write_raw_session(out, index=index, seed=seed, n_units=n_units, duration_s=duration_s,
+                                         n_probes=n_probes).folder)
+    return folders
+
+
+__all__ = ["ProbeClock", "RawTruth", "barcode_edges", "write_raw_session", "write_raw_sessions"]

@@ -1,0 +1,57 @@
+"""Clock alignment: barcodes survive any two clocks, vsync blocks split per task run, the display lag."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from npc_lake.sources.timing import BAR_DURATION, decode_barcodes, display_lag, fit_clock, vsync_blocks
+from npc_lake.testing.synth_raw import barcode_edges
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=40, unique=True),
+       drift_ppm=st.floats(-100, 100), start=st.floats(-5.0, 20.0), first_sample=st.integers(0, 10**9),
+       gap=st.floats(1.5, 60.0))
+def test_barcodes_decode_on_both_clocks_and_fit_the_probe_clock(values: list[int], drift_ppm: float, start: float,
+                                                                 first_sample: int, gap: float) -> None:
+    starts = 30.0 + np.arange(len(values)) * (gap + 1.0)
+    rising, falling = barcode_edges(starts, np.array(values, dtype=np.int64))
+    sync_rate, probe_rate = 100_000.0, 30_000.0 * (1 + drift_ppm * 1e-6)
+
+    def on_probe(t: np.ndarray) -> np.ndarray:
+        return first_sample + np.rint((t - start) * probe_rate)
+
+    sync_starts, sync_values = decode_barcodes(np.rint(rising * sync_rate) / sync_rate,
+                                               np.rint(falling * sync_rate) / sync_rate)
+    probe_starts, probe_values = decode_barcodes(on_probe(rising), on_probe(falling), bar=BAR_DURATION * 30_000,
+                                                 min_gap=30_000.0)
+    assert sync_values.tolist() == values and probe_values.tolist() == values
+    fit = fit_clock(probe_starts, probe_values, sync_starts, sync_values)
+    assert fit is not None and fit.n_barcodes == len(values)
+    spikes = np.linspace(starts[0], starts[-1], 500)
+    assert np.abs(fit.to_sync(on_probe(spikes)) - spikes).max() < 1 / 30_000
+
+
+def test_too_few_shared_barcodes_give_no_fit() -> None:
+    assert fit_clock(np.array([1.0]), np.array([7]), np.array([1.0, 2.0]), np.array([7, 8])) is None
+    assert fit_clock(np.array([1.0, 2.0]), np.array([5, 6]), np.array([1.0, 2.0]), np.array([7, 8])) is None
+
+
+def test_vsync_blocks_follow_stim_running_or_gaps() -> None:
+    first = 10 + np.arange(100) / 60
+    second = first[-1] + 0.5 + np.arange(50) / 60  # only half a second later: one block by gaps alone
+    edges = np.concatenate([first, second])
+    assert [b.size for b in vsync_blocks(edges)] == [150]
+    running = (np.array([first[0] - 0.05, second[0] - 0.05]), np.array([first[-1] + 0.05, second[-1] + 0.05]))
+    assert [b.size for b in vsync_blocks(edges, running=running)] == [100, 50]
+    assert [b.size for b in vsync_blocks(np.concatenate([first, second + 5]))] == [100, 50]
+    assert vsync_blocks(np.array([])) == []
+
+
+def test_display_lag_is_the_median_delay_to_the_photodiode() -> None:
+    flips = 5 + np.arange(600) / 60
+    diode = flips[::3] + 0.021 + np.random.default_rng(0).normal(0, 2e-4, flips[::3].size)
+    assert abs(display_lag(flips, np.sort(diode)) - 0.021) < 1e-4
+    assert display_lag(flips, np.array([])) is None
