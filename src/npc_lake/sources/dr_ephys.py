@@ -147,8 +147,9 @@ def spike_batches(session_id: str, probes: list[Probe]) -> Iterator[pl.DataFrame
     for probe in probes:
         data = probe.sorted_output
         order = np.argsort(data.spike_clusters, kind="stable")  # files hold spikes in time order
-        clusters = data.spike_clusters[order]
-        times = probe.clock.to_sync(probe.first_sample + data.spike_samples[order])
+        clusters = np.asarray(data.spike_clusters[order], dtype=np.int64)
+        times = probe.clock.to_sync(probe.first_sample + np.asarray(data.spike_samples[order], dtype=np.int64))
+        del order
         ids, starts = np.unique(clusters, return_index=True)
         counts = np.diff(np.append(starts, clusters.size))
         names = pl.Series([f"{session_id}_{probe.letter}-{c}" for c in ids.tolist()], dtype=pl.String)

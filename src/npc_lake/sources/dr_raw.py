@@ -315,7 +315,7 @@ def _read_probes(session: _Session) -> list[dr_ephys.Probe]:
             line.filter(pl.col("is_rising"))["sample_number"].to_numpy().astype(np.float64),
             line.filter(~pl.col("is_rising"))["sample_number"].to_numpy().astype(np.float64),
             bar=BAR_DURATION * stream.sample_rate, min_gap=BARCODE_MIN_GAP * stream.sample_rate)
-        clock = fit_clock(*probe_barcodes, *sync_barcodes) if sync_barcodes is not None else None
+        clock = fit_clock(probe_barcodes, sync_barcodes) if sync_barcodes is not None else None
         if clock is None or stream.first_sample is None:
             session.skip(what, "fewer than two barcodes shared with the sync file: its clock cannot be fitted")
             continue

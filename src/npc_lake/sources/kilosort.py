@@ -40,11 +40,11 @@ class SortedProbe:
     sample_rate
         Nominal sample rate of ``spike_samples`` (``params.py``), Hz.
     spike_samples
-        Sample number of every spike (int64), in the order the files hold them.
+        Sample number of every spike (an unsigned or signed integer array, memory-mapped), in file order.
     spike_clusters
-        Cluster id of every spike (int64).
+        Cluster id of every spike (integer array, memory-mapped).
     amplitudes
-        Template amplitude scaling of every spike (float64), or ``None``.
+        Template amplitude scaling of every spike (memory-mapped), or ``None``.
     clusters
         One row per cluster that has spikes or a label: ``cluster_id``, ``label`` (curated, else
         Kilosort's), ``ks_label``, ``peak_channel`` (probe channel of the largest template), the other
@@ -55,21 +55,22 @@ class SortedProbe:
 
     folder: Path
     sample_rate: float
-    spike_samples: np.ndarray[Any, np.dtype[np.int64]]
-    spike_clusters: np.ndarray[Any, np.dtype[np.int64]]
-    amplitudes: np.ndarray[Any, np.dtype[np.float64]] | None
+    spike_samples: np.ndarray[Any, Any]
+    spike_clusters: np.ndarray[Any, Any]
+    amplitudes: np.ndarray[Any, Any] | None
     clusters: pl.DataFrame
     channel_positions: np.ndarray[Any, Any] | None
 
 
-def _array(folder: Path, name: str, *, required: bool = False) -> np.ndarray[Any, Any] | None:
+def _array(folder: Path, name: str, *, required: bool = False, mapped: bool = False) -> np.ndarray[Any, Any] | None:
+    """One ``.npy`` file of the folder (``mapped``: memory-mapped, read only when used)."""
     path = folder / name
     if not path.is_file():
         if required:
             raise SourceError(str(folder), f"sorted output lacks {name}")
         return None
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mapped else None)
     except (OSError, ValueError, EOFError) as exc:
         raise SourceError(str(path), f"cannot read as a NumPy array: {exc}") from exc
 
@@ -120,6 +121,12 @@ def _cluster_tables(folder: Path) -> pl.DataFrame:
     return merged if merged is not None else pl.DataFrame(schema={"cluster_id": pl.Int64})
 
 
+def _numeric(column: pl.Series) -> pl.Series:
+    """A text column as float when every value is a number or a NaN spelling ("nan" is how Python writes one)."""
+    values = column.cast(pl.Float64, strict=False)
+    return values if values.null_count() == column.null_count() else column
+
+
 def _metrics(folder: Path) -> pl.DataFrame | None:
     for name in METRICS_FILES:
         path = folder / name
@@ -129,6 +136,7 @@ def _metrics(folder: Path) -> pl.DataFrame | None:
             frame = pl.read_csv(path, infer_schema_length=None)  # empty cells are null, "nan" stays NaN
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise SourceError(str(path), f"cannot read as a CSV table: {exc}") from exc
+        frame = frame.with_columns([_numeric(frame[c]) for c in frame.columns if frame[c].dtype == pl.String])
         key = "cluster_id" if "cluster_id" in frame.columns else frame.columns[0]
         if key != "cluster_id" and key not in ("", "unit_id", "Unnamed: 0", "index"):
             raise SourceError(str(path), "a metrics table needs a cluster_id (or unnamed first) column")
@@ -152,7 +160,8 @@ def _peak_channels(folder: Path, spike_clusters: np.ndarray[Any, Any]) -> pl.Dat
     if spike_templates is None:
         ids = np.arange(templates.shape[0])
         return pl.DataFrame({"cluster_id": ids, "peak_channel": channels.astype(np.int64)})
-    pairs = pl.DataFrame({"cluster_id": spike_clusters, "template": spike_templates.ravel().astype(np.int64)})
+    pairs = pl.DataFrame({"cluster_id": np.asarray(spike_clusters, dtype=np.int64),
+                          "template": spike_templates.ravel().astype(np.int64)})
     main = (pairs.group_by("cluster_id", "template").len().sort("len", "template", descending=[True, False])
             .unique("cluster_id", keep="first"))
     valid = main.filter(pl.col("template") < channels.size)
@@ -178,17 +187,18 @@ def read_sorted(folder: str | os.PathLike[str], *, sample_rate: float | None = N
     root = Path(folder)
     if not root.is_dir():
         raise SourceError(str(root), "no such sorted-output folder")
-    samples = _array(root, "spike_times.npy", required=True)
-    clusters = _array(root, "spike_clusters.npy")
+    samples = _array(root, "spike_times.npy", required=True, mapped=True)
+    clusters = _array(root, "spike_clusters.npy", mapped=True)
     if clusters is None:
-        clusters = _array(root, "spike_templates.npy")
+        clusters = _array(root, "spike_templates.npy", mapped=True)
     if clusters is None:
         raise SourceError(str(root), "sorted output lacks spike_clusters.npy (and spike_templates.npy)")
     assert samples is not None
-    spike_samples = samples.ravel().astype(np.int64)
-    spike_clusters = clusters.ravel().astype(np.int64)
-    amplitudes_raw = _array(root, "amplitudes.npy")
-    amplitudes = amplitudes_raw.ravel().astype(np.float64) if amplitudes_raw is not None else None
+    spike_samples, spike_clusters = samples.ravel(), clusters.ravel()
+    if spike_samples.dtype.kind not in "iu" or spike_clusters.dtype.kind not in "iu":
+        raise SourceError(str(root), "spike_times.npy and spike_clusters.npy must hold integers")
+    amplitudes_raw = _array(root, "amplitudes.npy", mapped=True)
+    amplitudes = amplitudes_raw.ravel() if amplitudes_raw is not None else None
     lengths = {spike_samples.size, spike_clusters.size} | ({amplitudes.size} if amplitudes is not None else set())
     if len(lengths) != 1:
         raise SourceError(str(root), f"per-spike arrays differ in length ({sorted(lengths)})")
@@ -196,7 +206,7 @@ def read_sorted(folder: str | os.PathLike[str], *, sample_rate: float | None = N
     rate = params.get("sample_rate") or sample_rate
     if not rate:
         raise SourceError(str(root), "no sample rate: params.py lacks sample_rate")
-    table = pl.DataFrame({"cluster_id": np.unique(spike_clusters)}).join(
+    table = pl.DataFrame({"cluster_id": np.unique(spike_clusters).astype(np.int64)}).join(
         _cluster_tables(root), on="cluster_id", how="full", coalesce=True)
     for extra in (_peak_channels(root, spike_clusters), _metrics(root)):
         if extra is not None:

@@ -105,28 +105,39 @@ def _level_at(rising: FloatArray, falling: FloatArray, times: FloatArray) -> np.
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
-def decode_barcodes(rising: FloatArray, falling: FloatArray, *, bar: float = BAR_DURATION,
-                    bits: int = BARCODE_BITS, min_gap: float = BARCODE_MIN_GAP) -> tuple[FloatArray, IntArray]:
-    """Start times and values of the barcodes on a line, from its rising and falling edge times (any unit
-    of time, as long as ``bar`` and ``min_gap`` use it too).
+@dataclass(frozen=True)
+class Barcodes:
+    """The barcodes found on one line: each one's start, value and edges (in the line's unit of time)."""
 
-    Returns
-    -------
-    (starts, values)
-        Rising-edge time of each barcode's start pulse and its decoded value. A barcode cut off by the end
-        of a recording decodes to a value the other clock does not have, so it is never matched.
+    starts: FloatArray
+    values: IntArray
+    edges: FloatArray
+    bar: float
+    bits: int = BARCODE_BITS
+
+    def edges_of(self, index: int) -> FloatArray:
+        """Every edge of barcode ``index`` (its start pulse to its last bit)."""
+        start = self.starts[index]
+        lo, hi = np.searchsorted(self.edges, [start, start + (self.bits + 2.5) * self.bar], side="left")
+        return self.edges[lo:hi]
+
+
+def decode_barcodes(rising: FloatArray, falling: FloatArray, *, bar: float = BAR_DURATION,
+                    bits: int = BARCODE_BITS, min_gap: float = BARCODE_MIN_GAP) -> Barcodes:
+    """The barcodes on a line, from its rising and falling edge times (any unit of time, as long as ``bar``
+    and ``min_gap`` use it too). A barcode cut off by the end of a recording decodes to a value the other
+    clock does not have, so it is never matched.
     """
+    edges = np.sort(np.concatenate([rising, falling])).astype(np.float64)
     if rising.size == 0:
-        return np.array([], dtype=np.float64), np.array([], dtype=np.int64)
+        return Barcodes(np.array([], dtype=np.float64), np.array([], dtype=np.int64), edges, bar, bits)
     previous_fall = np.searchsorted(falling, rising, side="left") - 1
     quiet = np.where(previous_fall >= 0, rising - falling[np.maximum(previous_fall, 0)], np.inf)
-    starts = rising[quiet > min_gap]
-    if starts.size == 0:
-        return starts.astype(np.float64), np.array([], dtype=np.int64)
+    starts = rising[quiet > min_gap].astype(np.float64)
     slots = starts[:, None] + (2 + np.arange(bits) + 0.5)[None, :] * bar
     high = _level_at(rising, falling, slots.ravel()).reshape(slots.shape)
     values = (high.astype(np.int64) << np.arange(bits, dtype=np.int64)[None, :]).sum(axis=1)
-    return starts.astype(np.float64), values
+    return Barcodes(starts, values, edges, bar, bits)
 
 
 @dataclass(frozen=True)
@@ -143,35 +154,49 @@ class ClockFit:
         return self.intercept + np.asarray(sample_numbers, dtype=np.float64) / self.rate
 
 
-def fit_clock(probe_starts: FloatArray, probe_values: np.ndarray[Any, Any], sync_starts: FloatArray,
-              sync_values: np.ndarray[Any, Any]) -> ClockFit | None:
-    """Fit probe sample numbers (``probe_starts``) to sync seconds (``sync_starts``) over the barcodes whose
-    values appear exactly once on both lines; ``None`` with fewer than two such barcodes."""
-    probe_unique, probe_counts = np.unique(probe_values, return_counts=True)
-    sync_unique, sync_counts = np.unique(sync_values, return_counts=True)
+def _pairs(probe: Barcodes, sync: Barcodes) -> tuple[FloatArray, FloatArray, IntArray]:
+    """(probe time, sync time, barcode value) of every edge of the barcodes found once on both lines; a
+    barcode whose edge counts differ contributes its start only."""
+    probe_unique, probe_counts = np.unique(probe.values, return_counts=True)
+    sync_unique, sync_counts = np.unique(sync.values, return_counts=True)
     shared = np.intersect1d(probe_unique[probe_counts == 1], sync_unique[sync_counts == 1])
-    if shared.size < 2:
-        return None
-    x = _at(probe_starts, probe_values, shared)
-    y = _at(sync_starts, sync_values, shared)
-    keep = np.ones(shared.size, dtype=bool)
-    for _ in range(3):
+    xs, ys, ids = [], [], []
+    for value in shared.tolist():
+        i, j = int(np.flatnonzero(probe.values == value)[0]), int(np.flatnonzero(sync.values == value)[0])
+        x, y = probe.edges_of(i), sync.edges_of(j)
+        if x.size != y.size or x.size == 0:
+            x, y = probe.starts[i:i + 1], sync.starts[j:j + 1]
+        xs.append(x)
+        ys.append(y)
+        ids.append(np.full(x.size, value))
+    if not xs:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ids)
+
+
+def fit_clock(probe: Barcodes, sync: Barcodes) -> ClockFit | None:
+    """Fit the probe line's times (sample numbers) to the sync line's (seconds) by least squares over every
+    edge of the barcodes whose values appear exactly once on both; ``None`` with fewer than two such
+    barcodes. Barcodes whose edges stray more than :data:`MAX_FIT_RESIDUAL` from the fit are dropped and
+    the fit is redone."""
+    x, y, ids = _pairs(probe, sync)
+    keep = np.ones(x.size, dtype=bool)
+    slope = intercept = 0.0
+    residual = np.zeros(x.size)
+    for _ in range(4):
+        if np.unique(ids[keep]).size < 2:
+            return None
         x0, y0 = x[keep].mean(), y[keep].mean()  # centred: sample numbers reach 1e9
         dx = x[keep] - x0
-        slope = float((dx * (y[keep] - y0)).sum() / (dx * dx).sum()) if (dx * dx).sum() > 0 else 0.0
+        slope = float((dx * (y[keep] - y0)).sum() / (dx * dx).sum())
         intercept = y0 - slope * x0
         residual = np.abs(y - (intercept + slope * x))
-        new_keep = residual <= MAX_FIT_RESIDUAL
-        if new_keep.sum() < 2 or np.array_equal(new_keep, keep):
+        bad = np.unique(ids[residual > MAX_FIT_RESIDUAL])
+        new_keep = ~np.isin(ids, bad)
+        if np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    if keep.sum() < 2 or slope <= 0:
+    if slope <= 0 or np.unique(ids[keep]).size < 2:
         return None
-    return ClockFit(rate=float(1.0 / slope), intercept=float(intercept), n_barcodes=int(keep.sum()),
+    return ClockFit(rate=float(1.0 / slope), intercept=float(intercept), n_barcodes=int(np.unique(ids[keep]).size),
                     max_residual=float(residual[keep].max()))
-
-
-def _at(times: FloatArray, values: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> FloatArray:
-    """The time of each of ``wanted`` values (each present once in ``values``)."""
-    order = np.argsort(values, kind="stable")
-    return times[order[np.searchsorted(values[order], wanted)]]

@@ -127,8 +127,11 @@ def barcode_edges(starts: FloatArray, values: np.ndarray[Any, Any]) -> tuple[Flo
 
 def _barcode_edges(rng: np.random.Generator, stop: float) -> tuple[FloatArray, FloatArray]:
     """Barcodes every ~30 s over the whole sync recording, with random distinct values."""
-    starts = np.arange(1.0, stop - 2.0, BARCODE_INTERVAL) + rng.uniform(0.0, 0.5)
-    return barcode_edges(starts, rng.integers(0, 2**BARCODE_BITS, starts.size))
+    starts = np.arange(1.0, stop - 2.0, BARCODE_INTERVAL)
+    starts = starts + rng.uniform(0.0, 0.5, starts.size)  # the generator's own clock: unrelated phases
+    rising, falling = barcode_edges(starts, rng.integers(0, 2**BARCODE_BITS, starts.size))
+    # a microcontroller's edges wander by microseconds: both clocks see the same wandering edge
+    return rising + rng.uniform(-2e-5, 2e-5, rising.size), falling + rng.uniform(-2e-5, 2e-5, falling.size)
 
 
 def _pulses(on: FloatArray, off: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -239,19 +242,39 @@ def _write_open_ephys(folder: Path, clocks: dict[str, ProbeClock], barcodes: tup
     (root / "sync_messages.txt").write_text("\r\n".join(messages) + "\r\n")
 
 
+def _spikes_by_probe(bundle: SessionBundle) -> dict[str, tuple[FloatArray, np.ndarray[Any, Any], FloatArray]]:
+    """Every true spike, per probe letter: (sync-clock-free truth times, cluster ids, amplitudes), streamed
+    from the corpus batches unit run by unit run (no per-spike strings are kept)."""
+    units = bundle.tables["units"]
+    where = {u: (g.removeprefix("probe"), k) for u, g, k in
+             units.select("unit_id", "electrode_group_name", "ks_unit_id").iter_rows()}
+    parts: dict[str, list[tuple[FloatArray, np.ndarray[Any, Any], FloatArray]]] = {}
+    for batch in bundle.spike_batches():
+        times, amplitudes = batch["spike_time"].to_numpy(), batch["amplitude"].to_numpy()
+        offset = 0
+        for length, unit_id in batch["unit_id"].rle().struct.unnest().iter_rows():
+            letter, cluster = where[unit_id]
+            parts.setdefault(letter, []).append((times[offset:offset + length],
+                                                 np.full(length, cluster, dtype=np.uint32),
+                                                 amplitudes[offset:offset + length]))
+            offset += length
+    return {letter: tuple(np.concatenate([p[i] for p in chunks]) for i in range(3))  # type: ignore[misc]
+            for letter, chunks in parts.items()}
+
+
 def _write_sorted(folder: Path, letter: str, probe_index: int, clock: ProbeClock, units: pl.DataFrame,
-                  electrodes: pl.DataFrame, spikes: pl.DataFrame, subject: str, sync_lead: float) -> None:
+                  electrodes: pl.DataFrame, spikes: tuple[FloatArray, np.ndarray[Any, Any], FloatArray],
+                  subject: str, sync_lead: float) -> None:
     """Kilosort/phy files, metrics.csv and the CCF channel table of one probe."""
     folder.mkdir(parents=True, exist_ok=True)
     ks = units["ks_unit_id"].to_numpy()
-    by_unit = dict(zip(units["unit_id"].to_list(), ks.tolist(), strict=True))
-    times = spikes["spike_time"].to_numpy() + sync_lead
-    order = np.argsort(times, kind="stable")
-    clusters = np.array([by_unit[u] for u in spikes["unit_id"].to_list()], dtype=np.uint32)[order]
-    samples = np.rint((times[order] - clock.start) * clock.rate).astype(np.uint64)
+    truth_times, truth_clusters, truth_amplitudes = spikes
+    order = np.argsort(truth_times, kind="stable")
+    samples = np.rint((truth_times[order] + sync_lead - clock.start) * clock.rate).astype(np.uint64)
     np.save(folder / "spike_times.npy", samples)
-    np.save(folder / "spike_clusters.npy", clusters)
-    np.save(folder / "amplitudes.npy", spikes["amplitude"].to_numpy()[order].astype(np.float64) / 50.0)
+    np.save(folder / "spike_clusters.npy", truth_clusters[order])
+    np.save(folder / "amplitudes.npy", truth_amplitudes[order].astype(np.float64) / 50.0)
+    del samples, order
     n_templates = int(ks.max(initial=-1)) + 1
     waveforms = np.array(units["waveform_mean"].to_list(), dtype=np.float64).reshape(units.height, 61, 8)
     templates = np.zeros((n_templates, waveforms.shape[1], waveforms.shape[2]), dtype=np.float32)
@@ -338,14 +361,15 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
     software_start = who.start_utc + timedelta(seconds=min((c.start for c in clocks.values()), default=0.0))
     _write_open_ephys(folder / "ecephys", clocks, barcodes, software_start, rng)
     units, electrodes = bundle.tables["units"], bundle.tables["electrodes"]
-    spikes = pl.concat(list(bundle.spike_batches())) if units.height else pl.DataFrame(
-        schema={"unit_id": pl.String, "spike_time": pl.Float64, "amplitude": pl.Float32})
+    spikes = _spikes_by_probe(bundle)
+    none: tuple[FloatArray, np.ndarray[Any, Any], FloatArray] = (np.empty(0), np.empty(0, dtype=np.uint32),
+                                                                  np.empty(0))
     for probe_index, letter in enumerate(letters):
         group = f"probe{letter}"
         probe_units = units.filter(pl.col("electrode_group_name") == group)
         _write_sorted(folder / "sorted" / f"Probe{letter}", letter, probe_index, clocks[letter], probe_units,
                       electrodes.filter(pl.col("electrode_group_name") == group),
-                      spikes.join(probe_units.select("unit_id"), on="unit_id", how="semi"), who.subject_id, lead)
+                      spikes.pop(letter, none), who.subject_id, lead)
     return RawTruth(folder=folder, session_id=who.session_id, sync_lead=lead, display_lag=lag, runs=runs,
                     clocks=clocks, bundle=bundle, cameras=cameras)
 
