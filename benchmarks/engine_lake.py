@@ -108,7 +108,8 @@ class PolarsEngine:
         if question == "q2":
             return self._qc_area_spikes().collect()
         if question == "q3":  # npc_lake.analysis.psth: reads only the units' spike files, aligns in NumPy
-            units = self._qc_area_units().collect()
+            units = (self.scan("units").filter(pl.col("default_qc") & (pl.col("structure") == AREA))
+                     .select("session_id", "unit_id", "structure", "default_qc").collect())
             events = (trials.filter(pl.col("stim_name") == STIMULUS)
                       .select("session_id", pl.col("stim_start_time").alias("event_time"), "rewarded_modality")
                       .collect())

@@ -62,6 +62,9 @@ def test_counts_equal_a_brute_force_count_across_sessions(lake: Lake) -> None:
     assert n_events["n_events"].to_list() == events.group_by("session_id", "context").len().sort(
         "session_id", "context")["len"].to_list()
     assert out.filter(pl.col("bin_index") == 3)["bin_start"].unique().to_list() == [pytest.approx(-0.1)]
+    described = lake.scan("units").filter(pl.col("default_qc")).select("session_id", "unit_id", "structure",
+                                                                        "default_qc").collect()
+    assert psth(described, events, lake=lake, window=(-0.25, 0.5), bin_size=0.05, by=("context",)).equals(out)
 
 
 def test_a_spike_on_the_window_start_counts_and_one_on_the_stop_does_not(lake: Lake) -> None:

@@ -62,7 +62,7 @@ def test_raw_session_exported_to_nwb_and_ingested_again_gives_identical_rows(raw
 
 
 @pytest.mark.parametrize("breakage", ["truncated_task", "probe_without_sorted_output", "probe_without_stream",
-                                      "no_barcodes_on_a_probe", "corrupt_metrics"])
+                                      "no_barcodes_on_a_probe", "corrupt_spike_times", "no_task_files"])
 def test_a_broken_part_is_skipped_and_logged(raw: RawTruth, tmp_path: Path, breakage: str) -> None:
     folder = broken_copy(raw, tmp_path)
     letters = sorted(raw.clocks)
@@ -82,15 +82,21 @@ def test_a_broken_part_is_skipped_and_logged(raw: RawTruth, tmp_path: Path, brea
         np.save(ttl / "sample_numbers.npy", np.array([], dtype=np.int64))
         np.save(ttl / "states.npy", np.array([], dtype=np.int16))
         expected = f"units (probe{letters[0]}): fewer than two barcodes"
-    else:
+    elif breakage == "corrupt_spike_times":
         (folder / "sorted" / f"Probe{letters[0]}" / "spike_times.npy").write_bytes(b"\x93NUMPY garbage")
         expected = f"units (probe{letters[0]})"
+    else:
+        for path in (folder / "behavior").glob("*.hdf5"):
+            path.unlink()
+        expected = "epochs, trials and intervals: no TaskControl files"
     lake = Lake.open(tmp_path / "lake")
     outcome = ingest(folder, lake=lake)
     assert any(item.startswith(expected) for item in outcome.skipped), outcome.skipped
     assert list(read_log(lake=lake)["skipped"][0]) == outcome.skipped
-    assert lake.scan("trials").collect().height > 0  # the rest went in
-    if breakage != "truncated_task":
+    assert lake.scan("sessions").collect()["session_id"].to_list() == [raw.session_id]
+    trials = lake.scan("trials").collect().height  # the rest went in
+    assert trials == (0 if breakage == "no_task_files" else raw.trials().height)
+    if breakage not in ("truncated_task", "no_task_files"):
         kept = lake.scan("units").collect()["electrode_group_name"].unique().to_list()
         assert kept and len(kept) == 1
 

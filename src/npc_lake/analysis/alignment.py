@@ -99,32 +99,15 @@ def _count_chunk(chunk: SpikeChunk, wanted: dict[str, int], onsets: Array, event
     counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
 
 
-def _session_counts(files: SpikeFiles, session_id: str, session_units: pl.Series, session_events: pl.DataFrame, *,
-                    unit_groups: list[UnitGroup], by: Sequence[str], window: tuple[float, float],
-                    bin_size: float, n_bins: int, dense: bool) -> pl.DataFrame:
-    """One session's counts: ``session_units`` around ``session_events`` (sorted by time), per ``by`` group."""
-    if by:
-        groups = session_events.select(by).unique(maintain_order=True).with_row_index("_group")
-        event_group = (session_events.join(groups, on=list(by), how="left", nulls_equal=True,
-                                           maintain_order="left")["_group"].to_numpy().astype(np.int64))
-    else:
-        groups, event_group = pl.DataFrame(), np.zeros(session_events.height, dtype=np.int64)
-    n_groups = max(groups.height, 1)
-    counts = np.zeros((session_units.len(), n_groups, n_bins), dtype=np.int64)
-    wanted = {unit_id: row for row, unit_id in enumerate(session_units.to_list())}
-    onsets = session_events["event_time"].to_numpy()
+def _session_counts(files: SpikeFiles, session_id: str, unit_ids: list[str], onsets: Array, event_group: Array, *,
+                    unit_groups: list[UnitGroup], n_groups: int, window: tuple[float, float], bin_size: float,
+                    n_bins: int) -> Array:
+    """One session's (unit, group, bin) counts of ``unit_ids`` around ``onsets`` (sorted)."""
+    counts = np.zeros((len(unit_ids), n_groups, n_bins), dtype=np.int64)
+    wanted = {unit_id: row for row, unit_id in enumerate(unit_ids)}
     for chunk in files.chunks(session_id, unit_groups=unit_groups):
         _count_chunk(chunk, wanted, onsets, event_group, window, bin_size, counts)
-    unit, group, bins = (np.nonzero(counts) if not dense else
-                         (index.ravel() for index in np.indices(counts.shape)))
-    return pl.DataFrame({
-        "session_id": pl.Series([session_id], dtype=pl.String).new_from_index(0, unit.shape[0]),
-        "unit_id": session_units.gather(unit),
-        **({c: groups[c].gather(group) for c in by}),
-        "bin_index": bins.astype(np.int64),
-        "spike_count": counts[unit, group, bins],
-        "n_events": np.bincount(event_group, minlength=n_groups)[group].astype(np.int64),
-    })
+    return counts
 
 
 def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.PathLike[str] | None = None,
@@ -135,7 +118,9 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
     Parameters
     ----------
     units
-        Frame with ``session_id`` and ``unit_id``: the units to count (any number of sessions).
+        Frame with ``session_id`` and ``unit_id``: the units to count (any number of sessions). With its
+        ``structure`` and ``default_qc`` columns too (as ``units`` has them), the lake's units table is not
+        read to find which spike files hold them.
     events
         Frame with ``session_id``, ``event_time`` (seconds, session clock) and the columns named in ``by``.
     lake
@@ -167,28 +152,72 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
         raise NpcLakeError(f"psth: window {window} and bin_size {bin_size} must be increasing and positive")
     n_bins = math.ceil(round((stop - start) / bin_size, 9))
     handle = Lake.open(lake)
-    units = units.select("session_id", "unit_id").unique(maintain_order=True)
+    units = units.unique(subset=["session_id", "unit_id"], keep="first", maintain_order=True)
     events = events.select("session_id", "event_time", *by).drop_nulls("event_time").sort("session_id", "event_time")
-    unit_groups = _unit_groups(handle, units)
-    unit_ids = {session_id: frame["unit_id"] for (session_id,), frame in units.group_by(["session_id"])}
+    if by:  # one group code per distinct combination of the ``by`` values, across sessions
+        groups = events.select(by).unique(maintain_order=True).with_row_index("_group")
+        events = events.join(groups, on=list(by), how="left", nulls_equal=True, maintain_order="left")
+    else:
+        groups = pl.DataFrame({"_group": [0]}, schema={"_group": pl.UInt32})
+        events = events.with_columns(_group=pl.lit(0, dtype=pl.UInt32))
+    unit_groups = (_groups_of(units) if {"structure", "default_qc"} <= set(units.columns)
+                   else _unit_groups(handle, units))
+    unit_lists = {key[0]: frame["unit_id"].to_list()
+                  for key, frame in units.partition_by("session_id", as_dict=True, maintain_order=True).items()}
+    session_events = {key[0]: (frame["event_time"].to_numpy(), frame["_group"].to_numpy().astype(np.int64))
+                      for key, frame in events.partition_by("session_id", as_dict=True, maintain_order=True).items()}
+    sessions = [s for s in session_events if s in unit_lists]
     files = SpikeFiles(handle)
-    tasks = [(session_id, unit_ids[session_id], session_events)
-             for (session_id,), session_events in events.group_by(["session_id"], maintain_order=True)
-             if session_id in unit_ids]
 
-    def count(task: tuple[str, pl.Series, pl.DataFrame]) -> pl.DataFrame:
-        session_id, session_units, session_events = task
-        return _session_counts(files, session_id, session_units, session_events,
-                               unit_groups=unit_groups.get(session_id, []), by=by, window=(start, stop),
-                               bin_size=bin_size, n_bins=n_bins, dense=dense)
+    def count(session_id: str) -> Array:
+        onsets, event_group = session_events[session_id]
+        return _session_counts(files, session_id, unit_lists[session_id], onsets, event_group,
+                               unit_groups=unit_groups.get(session_id, []), n_groups=groups.height,
+                               window=(start, stop), bin_size=bin_size, n_bins=n_bins)
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # Parquet decoding and NumPy release the GIL
-        parts = list(pool.map(count, tasks))
-    schema: dict[str, Any] = {"session_id": pl.String, "unit_id": pl.String,
-                              **{c: events.schema[c] for c in by}, "bin_index": pl.Int64,
-                              "spike_count": pl.Int64, "n_events": pl.Int64}
-    counted = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+        counted = list(pool.map(count, sessions))
+    return _frame(sessions, counted, unit_lists, session_events, groups, by=by, dense=dense, start=start,
+                  bin_size=bin_size)
+
+
+def _groups_of(units: pl.DataFrame) -> dict[str, list[UnitGroup]]:
+    """Per session, the (structure, default_qc) pairs of ``units`` that carry both columns."""
+    found: dict[str, list[UnitGroup]] = {}
+    for session_id, structure, qc in units.select("session_id", "structure", "default_qc").unique().iter_rows():
+        found.setdefault(session_id, []).append((structure, qc))
+    return found
+
+
+def _frame(sessions: list[str], counted: list[Array], unit_lists: dict[str, list[str]],
+           session_events: dict[str, tuple[Array, Array]], groups: pl.DataFrame, *, by: Sequence[str], dense: bool,
+           start: float, bin_size: float) -> pl.DataFrame:
+    """The long result frame of every session's (unit, group, bin) counts, built with one gather per column."""
+    parts: list[tuple[Array, ...]] = []
+    unit_offset = 0
+    all_units: list[str] = []
+    for position, (session_id, counts) in enumerate(zip(sessions, counted, strict=True)):
+        n_events = np.bincount(session_events[session_id][1], minlength=groups.height)
+        if dense:  # every bin of every unit, for the groups this session has events of
+            present = counts[:, n_events > 0, :]
+            unit, group_present, bins = (index.ravel() for index in np.indices(present.shape))
+            group = np.flatnonzero(n_events > 0)[group_present]
+        else:
+            unit, group, bins = np.nonzero(counts)
+        parts.append((np.full(unit.size, position), unit + unit_offset, group, bins, counts[unit, group, bins],
+                      n_events[group]))
+        unit_offset += len(unit_lists[session_id])
+        all_units.extend(unit_lists[session_id])
+    columns = [np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype=np.int64) for i in range(6)]
+    session, unit, group, bins, spike_count, n_events = columns
     keys = ["session_id", "unit_id", *by]
-    return (counted.with_columns(bin_start=start + pl.col("bin_index") * bin_size)
+    frame = pl.DataFrame({
+        "session_id": pl.Series(sessions, dtype=pl.String).gather(session),
+        "unit_id": pl.Series(all_units, dtype=pl.String).gather(unit),
+        **{c: groups[c].gather(group) for c in by},
+        "bin_index": bins.astype(np.int64), "spike_count": spike_count.astype(np.int64),
+        "n_events": n_events.astype(np.int64),
+    })
+    return (frame.with_columns(bin_start=start + pl.col("bin_index") * bin_size)
             .select(*keys, "bin_index", "bin_start", "spike_count", "n_events")
             .sort([*keys, "bin_index"]))

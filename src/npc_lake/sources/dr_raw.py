@@ -72,6 +72,7 @@ SYNC_LINES: dict[str, tuple[tuple[str, ...], int | None]] = {
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 OVERRIDES_FILE = "npc_lake.toml"
 _SYNC_NAME = re.compile(r"^\d{8}T\d{6}\.h5$")
+_FOLDER_SUBJECT = re.compile(r"(?:^|_)(\d{5,7})_(?:\d{8}|\d{4}-\d{2}-\d{2})")
 _PROBE_IN_PATH = re.compile(r"[Pp]robe[_-]?([A-F])(?![a-z])")
 _TASK_TAGS = {"DynamicRouting1": ["task", "rewards"], "RFMapping": ["rf_mapping"], "OptoTagging": ["optotagging"],
               "Spontaneous": ["spontaneous"], "SpontaneousRewards": ["spontaneous", "rewards"]}
@@ -110,7 +111,9 @@ class _Session:
         self.tables: dict[str, list[pl.DataFrame]] = {}
         task_paths = [p for p in folder.rglob("*.hdf5") if task_name_of(p)]
         self.task_paths = sorted(task_paths, key=lambda p: (p.stem.split("_")[-2:], p.name))
-        self.subject = self.task_paths[0].stem.split("_")[1] if self.task_paths else None
+        named = _FOLDER_SUBJECT.search(folder.name)
+        self.subject = (self.task_paths[0].stem.split("_")[1] if self.task_paths
+                        else named[1] if named else None)
         syncs = sorted(p for p in folder.rglob("*")
                        if p.is_file() and (p.suffix == ".sync" or _SYNC_NAME.match(p.name)))
         if not syncs:
@@ -121,6 +124,8 @@ class _Session:
         self.sync = read_sync(syncs[0])
         if self.sync.start_time is None:
             raise SourceError(str(syncs[0]), "the sync file has no start_time")
+        if session_id is None and self.subject is None:
+            raise SourceError(str(folder), "no task file and no subject in the folder name: pass a session id")
         self.session_id = validate_id(session_id or f"{self.subject}_{self.sync.start_time:%Y-%m-%d}")
         self.overrides = read_overrides(folder, self.session_id)
 
@@ -185,6 +190,9 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
 
 def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
     """Epochs, trials, intervals, rewards and running speed of every timed task file."""
+    if not session.task_paths:
+        session.skip("epochs, trials and intervals", "no TaskControl files (<Task>_<subject>_<date>_<time>.hdf5)")
+        return [], None, None
     timed = _timed_tasks(session)
     names, rig, version = [], None, None
     main = max((t for t, _ in timed if t.task_name == "DynamicRouting1"), key=lambda t: t.n_frames, default=None)
