@@ -146,11 +146,16 @@ def spike_batches(session_id: str, probes: list[Probe]) -> Iterator[pl.DataFrame
     """Spike times of every unit on the sync clock, probe by probe, whole units per batch in time order."""
     for probe in probes:
         data = probe.sorted_output
-        order = np.argsort(data.spike_clusters, kind="stable")  # files hold spikes in time order
-        clusters = np.asarray(data.spike_clusters[order], dtype=np.int64)
-        times = probe.clock.to_sync(probe.first_sample + np.asarray(data.spike_samples[order], dtype=np.int64))
+        clusters = np.array(data.spike_clusters)  # one sequential read of the mapped file
+        if clusters.size and clusters.min() >= 0 and clusters.max() < 2**16:
+            clusters = clusters.astype(np.uint16)  # NumPy's stable sort of 16-bit keys is a radix sort
+        order = np.argsort(clusters, kind="stable")  # files hold spikes in time order: kept per unit
+        clusters = clusters[order]
+        times = probe.clock.to_sync(probe.first_sample + np.array(data.spike_samples).astype(np.int64)[order])
         del order
-        ids, starts = np.unique(clusters, return_index=True)
+        starts = np.concatenate([[0], np.flatnonzero(clusters[1:] != clusters[:-1]) + 1]) if clusters.size \
+            else np.empty(0, dtype=np.int64)
+        ids = clusters[starts].astype(np.int64)
         counts = np.diff(np.append(starts, clusters.size))
         names = pl.Series([f"{session_id}_{probe.letter}-{c}" for c in ids.tolist()], dtype=pl.String)
         for first, last in _batch_bounds(counts):
