@@ -78,3 +78,20 @@ def tiny_bundle(session_id: str = "600001_2024-01-02", *, n_units: int = 3, spik
 
     return SessionBundle(session_id=session_id, source_uri=f"memory://{session_id}", tables=tables,
                          spike_batches=spike_batches)
+
+
+@pytest.fixture(scope="session")
+def s3_server():  # type: ignore[no-untyped-def]
+    """A real S3-compatible server (SeaweedFS ``weed mini``) on free 127.0.0.1 ports, stopped after the run."""
+    from npc_lake.testing.s3server import S3Server
+
+    with S3Server(buckets=("lake", "raw")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The S3 server's ``AWS_*`` variables set for this test; yields the server."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server

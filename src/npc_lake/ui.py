@@ -42,8 +42,14 @@ def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = 
         The sources that failed; the others are in the lake.
     """
     from npc_lake.lake import Lake
+    from npc_lake.sources.remote import expand_remote, is_remote
 
     handle = Lake.open(lake)
+    try:
+        sources = [uri for source in sources for uri in (expand_remote(source) if is_remote(source) else [source])]
+    except NpcLakeError as exc:
+        err_console.print(f"[red]failed[/] {escape(plain_message(exc))}")
+        return [(source, plain_message(exc)) for source in sources]
     options = {"force": force, "sort_spikes": sort_spikes, "replace": replace, "source_format": source_format}
     failures: list[tuple[str, str]] = []
     columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

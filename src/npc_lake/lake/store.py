@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
-from npc_lake.errors import LakeError
+from npc_lake.errors import LakeError, redact, storage_reason
 from npc_lake.schema import get_table
 
 DEFAULT_LAKE = "./lake"
@@ -141,7 +141,8 @@ class Lake:
         except TableNotFoundError:
             return None
         except (OSError, DeltaError) as exc:
-            raise LakeError(f"cannot open table {name} at {uri}: {exc}") from exc
+            reason = redact(storage_reason(exc), self.storage_options.values())
+            raise LakeError(f"cannot open table {name} at {uri}: {reason}") from None
 
     def table_names(self) -> list[str]:
         """Names of the tables that exist in this lake, in schema order."""

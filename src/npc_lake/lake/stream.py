@@ -26,7 +26,7 @@ from deltalake import DeltaTable, Schema
 from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from npc_lake.errors import LakeError
+from npc_lake.errors import LakeError, storage_reason
 from npc_lake.lake.store import Lake
 
 ROWS_PER_FILE = 20_000_000
@@ -216,7 +216,7 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
     except BaseException as exc:
         _remove_quietly(filesystem, written, new_dirs)
         if isinstance(exc, (OSError, DeltaError)):
-            raise LakeError(f"writing table {table_name} of {lake.uri} failed: {exc}") from exc
+            raise LakeError(f"writing table {table_name} of {lake.uri} failed: {storage_reason(exc)}") from None
         raise
     return DeltaTable(table_uri, storage_options=options).version()
 

@@ -19,7 +19,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
 from npc_lake._version import __version__
-from npc_lake.errors import LakeError, SchemaError, SessionError
+from npc_lake.errors import LakeError, SchemaError, SessionError, storage_reason
 from npc_lake.lake.log import last_ingest
 from npc_lake.lake.store import Lake
 from npc_lake.lake.stream import write_partition_stream
@@ -105,7 +105,7 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, 
                             partition_by=list(table.partition_by) or None, storage_options=options,
                             description=None if exists else table.description)
     except (OSError, DeltaError) as exc:
-        raise LakeError(f"writing table {table.name} of {lake.uri} failed: {exc}") from exc
+        raise LakeError(f"writing table {table.name} of {lake.uri} failed: {storage_reason(exc)}") from None
     version = lake.version(table.name)
     assert version is not None
     return version

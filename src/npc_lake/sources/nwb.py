@@ -44,6 +44,7 @@ from npc_lake.schema.ids import derive_session_id, validate_id
 from npc_lake.sources import nwb_general, nwb_tables
 from npc_lake.sources.hdf5_tables import SourceWarning, as_text, neurodata_type, read_raw, warn
 from npc_lake.sources.nwb_series import read_series_tables
+from npc_lake.sources.remote import RangeReader, is_remote, remote_info
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NWB1_ADVICE = ("NWB 1.x is not supported; convert the file to NWB 2.x first (for example by re-exporting "
@@ -80,10 +81,35 @@ def has_hdf5_signature(path: Path) -> bool:
     return False
 
 
+def _remote_signature(uri: str) -> bool:
+    with RangeReader(uri) as reader:
+        size = reader.seek(0, 2)
+        offset = 0
+        while offset + 8 <= size:
+            reader.seek(offset)
+            if reader.read(8) == HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def open_h5(uri: str) -> h5py.File:
+    """Open a local path or an ``s3://`` object (read in cached ranges) as an HDF5 file, read-only."""
+    if is_remote(uri):
+        return h5py.File(RangeReader(uri), "r")
+    return h5py.File(uri, "r")
+
+
 def check_file(uri: str) -> None:
     """Refuse paths that are not files or not HDF5, before HDF5 is asked to open them."""
+    if is_remote(uri):
+        if remote_info(uri).size == 0:
+            raise SourceError(uri, "object is empty")
+        if not _remote_signature(uri):
+            raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB 2 files are HDF5 files")
+        return
     if "://" in uri:
-        raise SourceError(uri, "remote URIs are not read directly by the NWB reader; copy the file locally first")
+        raise SourceError(uri, "only local paths and s3:// objects can be read")
     path = Path(uri)
     if not path.exists():
         raise SourceError(uri, "file does not exist")
@@ -145,7 +171,7 @@ def _spike_batches(uri: str, session_id: str, unit_ids: list[str], *, amplitudes
     """A re-callable spike stream: each call reopens the file and yields ``batch_units`` units per frame."""
 
     def batches() -> Iterator[pl.DataFrame]:
-        with guard(uri, "reading spike times"), h5py.File(uri, "r") as file:
+        with guard(uri, "reading spike times"), open_h5(uri) as file:
             units = file["units"]
             ends = np.asarray(units["spike_times_index"][()], dtype=np.int64)
             starts = np.concatenate([np.zeros(1, dtype=np.int64), ends[:-1]])
@@ -197,7 +223,7 @@ class NwbSource:
         """Whether ``path`` is an HDF5 file with an NWB 2.x root (never raises)."""
         try:
             check_file(os.fspath(path))
-            with h5py.File(os.fspath(path), "r") as file:
+            with open_h5(os.fspath(path)) as file:
                 nwb_version(file)
         except (SourceError, OSError, RuntimeError, KeyError):
             return False
@@ -206,7 +232,7 @@ class NwbSource:
     def _open(self) -> h5py.File:
         check_file(self.uri)
         with guard(self.uri, "opening the file"):
-            return h5py.File(self.uri, "r")
+            return open_h5(self.uri)
 
     @property
     def session_id(self) -> str:
@@ -294,7 +320,7 @@ def read_nwb(path: str | os.PathLike[str], *, session_id: str | None = None,
     Parameters
     ----------
     path
-        The NWB file (local path).
+        The NWB file: a local path or an ``s3://`` object (read in ranges, never downloaded whole).
     session_id
         Lake session id to use instead of the one derived from the file.
     spike_batch_units
