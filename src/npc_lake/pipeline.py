@@ -176,8 +176,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes)
     if not replace:
         _check_not_another_recording(lake, normalized)
-    with lake.write_lock():
-        result = write_session(normalized, lake=lake)
+    result = write_session(normalized, lake=lake)
     return IngestOutcome(source_uri=uri, session_id=normalized.session_id,
                          status="written" if result.changed else "unchanged", write=result,
                          rows=dict(normalized.row_counts), skipped=list(bundle.skipped))

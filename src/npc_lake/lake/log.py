@@ -65,3 +65,24 @@ def last_ingest(session_id: str, *, lake: Lake) -> IngestRecord | None:
 def ingest_of_source(source_hash: str, *, lake: Lake) -> IngestRecord | None:
     """The latest ingest of a source with digest ``source_hash``, or ``None``."""
     return _latest(lake.scan("ingest_log").filter(pl.col("source_hash") == source_hash).collect())
+
+
+def snapshot_versions(lake: Lake | str | None = None, *, as_of: int | None = None) -> tuple[int | None, dict[str, int]]:
+    """The Delta version of every table in the lake snapshot at ingest-log version ``as_of`` (latest if
+    ``None``): the versions the newest log row at that point recorded. Sessions are written one at a time
+    (see :meth:`Lake.write_lock`), so those versions hold every logged session whole and nothing after.
+
+    Returns
+    -------
+    (log_version, {table: version})
+        ``(None, {})`` for a lake with no ingest yet.
+    """
+    handle = Lake.open(lake)
+    log_version = handle.version("ingest_log") if as_of is None else as_of
+    if log_version is None:
+        return None, {}
+    log = handle.scan("ingest_log", version=log_version).collect()
+    if log.is_empty():
+        return log_version, {}
+    newest = IngestRecord.from_row(log.sort("ingested_at").row(-1, named=True))
+    return log_version, dict(newest.table_versions)

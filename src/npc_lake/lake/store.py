@@ -6,23 +6,37 @@ is, with the rest of ``lake/``, the only place that imports :mod:`deltalake`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
-from collections.abc import Iterator
+import random
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from npc_lake.errors import LakeError, redact, storage_reason
 from npc_lake.schema import get_table
 
+T = TypeVar("T")
+#: Where a remote lake keeps its writer lock, and after how long a lock counts as left by a dead writer.
+LOCK_PATH = "_locks/writer"
+#: Storage errors that waiting will not cure (anything else while taking the lock is contention).
+_DENIED = re.compile(r"Forbidden|AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId|privileges|NoSuchBucket")
+DEFAULT_LOCK_TTL_S = 1800.0
 DEFAULT_LAKE = "./lake"
 LAKE_ENV = "NPC_LAKE_URI"
 
@@ -32,6 +46,39 @@ _S3_ENV = (
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_S3_ALLOW_UNSAFE_RENAME",
     "AWS_CONDITIONAL_PUT", "AWS_PROFILE",
 )
+
+
+#: Attempts at a Delta commit that concurrent writers keep beating, and the first back-off (s; doubling).
+COMMIT_ATTEMPTS = 10
+FIRST_BACKOFF_S = 0.05
+
+
+def is_commit_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Delta commit lost to a concurrent writer (worth retrying from a fresh read)."""
+    if isinstance(exc, CommitFailedError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, DeltaError) and ("concurrent" in text or "commit failed" in text
+                                            or "version already exists" in text)
+
+
+def retry_commits(attempt: Callable[[], T], *, what: str) -> T:
+    """Run ``attempt`` (which re-reads the table and commits) until it is not beaten by a concurrent commit:
+    at most :data:`COMMIT_ATTEMPTS` times, with jittered exponential back-off.
+
+    Raises
+    ------
+    LakeError
+        Every attempt lost to concurrent commits.
+    """
+    for number in range(COMMIT_ATTEMPTS):
+        try:
+            return attempt()
+        except (CommitFailedError, DeltaError) as exc:
+            if not is_commit_conflict(exc) or number == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(FIRST_BACKOFF_S * 2**number * (0.5 + random.random()))
+    raise LakeError(f"{what}: no attempt committed")  # pragma: no cover - the loop returns or raises
 
 
 def resolve_lake_uri(lake: str | os.PathLike[str] | None = None) -> str:
@@ -109,13 +156,19 @@ class Lake:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Hold the lake's writer lock (local lakes: an exclusive ``flock`` on ``<lake>/.npc_lake.lock``).
+        """Hold the lake's writer lock while one session's tables and its ingest-log row are committed.
 
-        Sessions are written one at a time per machine, so several ingest processes can read and check
-        sources in parallel and still commit cleanly. Remote lakes rely on Delta's conditional commits.
+        Writes are short next to reading and checking a source, so any number of ingest processes (or
+        machines) read in parallel and take turns to commit. Holding the lock across a whole session keeps
+        the ingest log's order the order of the commits, which is what makes every snapshot consistent.
+        Local lakes use an exclusive ``flock`` on ``<lake>/.npc_lake.lock`` (released by the OS if the
+        writer dies). Remote lakes use a lock object created with a conditional PUT (``_locks/writer``, a
+        one-commit Delta table); one older than ``$NPC_LAKE_LOCK_TTL_S`` (default 1800 s) is taken to be
+        left by a dead writer and is broken.
         """
         if not self.is_local:
-            yield
+            with self._remote_lock():
+                yield
             return
         root = Path(self.uri.removeprefix("file://"))
         root.mkdir(parents=True, exist_ok=True)
@@ -125,6 +178,47 @@ class Lake:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _remote_lock(self) -> Iterator[None]:
+        uri = f"{self.uri}/{LOCK_PATH}"
+        ttl = float(os.environ.get("NPC_LAKE_LOCK_TTL_S", DEFAULT_LOCK_TTL_S))
+        options = self.storage_options or None
+        stamp = json.dumps({"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                            "since": time.time()})
+        wait = FIRST_BACKOFF_S
+        while True:
+            try:
+                DeltaTable.create(uri, pa.schema([("owner", pa.string())]), mode="error", description=stamp,
+                                  storage_options=options)
+                break
+            except (DeltaError, OSError) as exc:
+                if _DENIED.search(str(exc)):
+                    raise LakeError(f"cannot take the writer lock of {self.uri}: {storage_reason(exc)}") from None
+                if not self._lock_is_held(uri, options, ttl):
+                    continue  # it was stale and is gone, or vanished in between: try again at once
+            time.sleep(wait * (0.5 + random.random()))
+            wait = min(wait * 2, 2.0)
+        try:
+            yield
+        finally:
+            self._drop_lock()
+
+    def _lock_is_held(self, uri: str, options: dict[str, str] | None, ttl: float) -> bool:
+        """Whether a live writer holds the lock; a stale lock is removed (and ``False`` returned)."""
+        try:
+            since = json.loads(DeltaTable(uri, storage_options=options).metadata().description or "{}")["since"]
+        except (DeltaError, OSError, ValueError, KeyError):
+            return True  # half-created or unreadable right now: treat as held, look again shortly
+        if time.time() - float(since) <= ttl:
+            return True
+        self._drop_lock()
+        return False
+
+    def _drop_lock(self) -> None:
+        filesystem, root = self.arrow_filesystem()
+        with contextlib.suppress(OSError):
+            filesystem.delete_dir(f"{root}/{LOCK_PATH}")
 
     def table_uri(self, name: str) -> str:
         """URI of the Delta table ``name`` (the name must be declared in schema/)."""

@@ -27,7 +27,7 @@ from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from npc_lake.errors import LakeError, storage_reason
-from npc_lake.lake.store import Lake
+from npc_lake.lake.store import Lake, retry_commits
 
 ROWS_PER_FILE = 20_000_000
 ROW_GROUP_ROWS = 262_144
@@ -204,15 +204,24 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
         for key, rows in _group_batches(stripped, group_by):
             files.add(key, rows)
         actions = files.finish()
-        existing = lake.delta_table(table_name)
-        if existing is None:
-            create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
-                                          partition_by=["session_id"], description=description,
-                                          storage_options=options)
-        else:
+
+        def commit() -> None:
+            existing = lake.delta_table(table_name)
+            if existing is None:
+                try:
+                    create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
+                                                  partition_by=["session_id"], description=description,
+                                                  storage_options=options)
+                    return
+                except DeltaError:  # another writer created it meanwhile: replace our partition in it
+                    existing = lake.delta_table(table_name)
+                    if existing is None:
+                        raise
             existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
                                               schema=existing.schema(), partition_by=["session_id"],
                                               partition_filters=[("session_id", "=", session_id)])
+
+        retry_commits(commit, what=f"writing table {table_name}")
     except BaseException as exc:
         _remove_quietly(filesystem, written, new_dirs)
         if isinstance(exc, (OSError, DeltaError)):

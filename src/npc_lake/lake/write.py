@@ -21,7 +21,7 @@ from deltalake.exceptions import DeltaError
 from npc_lake._version import __version__
 from npc_lake.errors import LakeError, SchemaError, SessionError, storage_reason
 from npc_lake.lake.log import last_ingest
-from npc_lake.lake.store import Lake
+from npc_lake.lake.store import Lake, retry_commits
 from npc_lake.lake.stream import write_partition_stream
 from npc_lake.normalize import NormalizedSession, conform, empty_frame
 from npc_lake.schema import SCHEMA_VERSION, SESSION_TABLES, TABLES, Table
@@ -94,16 +94,31 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session:
 
 
 def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, exists: bool) -> int:
+    """Write ``data`` into ``table``: replace the session's rows (per-session tables) or append (the log).
+
+    A missing per-session table is first created empty (creation is atomic, so concurrent first writers
+    cannot both append); the replacement itself is retried when a concurrent commit wins the race.
+    """
     options = lake.storage_options or None
+    uri = lake.table_uri(table.name)
+    partition_by = list(table.partition_by) or None
+
+    def overwrite() -> None:
+        write_deltalake(uri, data, mode="overwrite", predicate=f"session_id = '{session_id}'", schema_mode="merge",
+                        partition_by=partition_by, storage_options=options)
+
+    def append() -> None:
+        write_deltalake(uri, data, mode="append", schema_mode="merge" if exists else None, partition_by=partition_by,
+                        storage_options=options, description=None if exists else table.description)
+
     try:
-        if table.per_session and exists:
-            write_deltalake(lake.table_uri(table.name), data, mode="overwrite",
-                            predicate=f"session_id = '{session_id}'", schema_mode="merge",
-                            partition_by=list(table.partition_by) or None, storage_options=options)
+        if table.per_session:
+            if not exists:
+                DeltaTable.create(uri, data.schema, mode="ignore", partition_by=partition_by,
+                                  description=table.description, storage_options=options)
+            retry_commits(overwrite, what=f"writing table {table.name}")
         else:
-            write_deltalake(lake.table_uri(table.name), data, mode="append", schema_mode="merge" if exists else None,
-                            partition_by=list(table.partition_by) or None, storage_options=options,
-                            description=None if exists else table.description)
+            retry_commits(append, what=f"writing table {table.name}")
     except (OSError, DeltaError) as exc:
         raise LakeError(f"writing table {table.name} of {lake.uri} failed: {storage_reason(exc)}") from None
     version = lake.version(table.name)
@@ -152,6 +167,11 @@ def write_session(session: NormalizedSession, *, lake: Lake | str | None = None)
     WriteResult
     """
     lake = Lake.open(lake)
+    with lake.write_lock():  # one session's commits at a time, so the log's order is the commits' order
+        return _write_session(session, lake)
+
+
+def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
     _check_unit_ids_are_new(lake, session)
     previous = last_ingest(session.session_id, lake=lake)
     before = previous.content_hashes if previous else {}
