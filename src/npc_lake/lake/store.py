@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import random
-import re
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -34,8 +35,6 @@ from npc_lake.schema import get_table
 T = TypeVar("T")
 #: Where a remote lake keeps its writer lock, and after how long a lock counts as left by a dead writer.
 LOCK_PATH = "_locks/writer"
-#: Storage errors that waiting will not cure (anything else while taking the lock is contention).
-_DENIED = re.compile(r"Forbidden|AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId|privileges|NoSuchBucket")
 DEFAULT_LOCK_TTL_S = 1800.0
 DEFAULT_LAKE = "./lake"
 LAKE_ENV = "NPC_LAKE_URI"
@@ -161,64 +160,75 @@ class Lake:
         Writes are short next to reading and checking a source, so any number of ingest processes (or
         machines) read in parallel and take turns to commit. Holding the lock across a whole session keeps
         the ingest log's order the order of the commits, which is what makes every snapshot consistent.
-        Local lakes use an exclusive ``flock`` on ``<lake>/.npc_lake.lock`` (released by the OS if the
-        writer dies). Remote lakes use a lock object created with a conditional PUT (``_locks/writer``, a
-        one-commit Delta table); one older than ``$NPC_LAKE_LOCK_TTL_S`` (default 1800 s) is taken to be
-        left by a dead writer and is broken.
+        Local lakes use an exclusive ``flock`` on a lock file named after the lake's path in the system's
+        temporary folder (released by the OS if the writer dies). Remote lakes use a lock object,
+        ``_locks/writer``, created with a conditional PUT (``If-None-Match: *``: exactly one writer
+        succeeds); one older than ``$NPC_LAKE_LOCK_TTL_S`` (default 1800 s) is taken to be left by a dead
+        writer and is broken.
         """
         if not self.is_local:
             with self._remote_lock():
                 yield
             return
-        root = Path(self.uri.removeprefix("file://"))
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / ".npc_lake.lock", "a+b") as handle:
+        root = Path(self.uri.removeprefix("file://")).resolve()
+        folder = Path(tempfile.gettempdir()) / "npc_lake_locks"  # outside the lake: its folder stays clean
+        folder.mkdir(exist_ok=True)
+        name = hashlib.sha1(str(root).encode()).hexdigest()[:20]
+        with open(folder / f"{name}.lock", "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _object_store(self) -> Any:
+        """An obstore store at the lake's root (the same Rust object_store delta-rs uses), for the lock."""
+        from obstore.store import S3Store
+
+        options = {key.upper(): value for key, value in self.storage_options.items()}
+        config = {name: options[key] for key, name in (
+            ("AWS_ACCESS_KEY_ID", "access_key_id"), ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+            ("AWS_SESSION_TOKEN", "session_token"), ("AWS_ENDPOINT_URL_S3", "endpoint"),
+            ("AWS_ENDPOINT_URL", "endpoint"), ("AWS_REGION", "region"), ("AWS_DEFAULT_REGION", "region"))
+            if options.get(key)}
+        allow_http = str(options.get("AWS_ALLOW_HTTP", "")).lower() == "true" or str(
+            config.get("endpoint", "")).startswith("http://")
+        return S3Store.from_url(self.uri, config=config,  # type: ignore[arg-type]
+                                client_options={"allow_http": allow_http})
+
     @contextmanager
     def _remote_lock(self) -> Iterator[None]:
-        uri = f"{self.uri}/{LOCK_PATH}"
+        import obstore
+        from obstore.exceptions import AlreadyExistsError, NotFoundError
+
+        store = self._object_store()
         ttl = float(os.environ.get("NPC_LAKE_LOCK_TTL_S", DEFAULT_LOCK_TTL_S))
-        options = self.storage_options or None
-        stamp = json.dumps({"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                            "since": time.time()})
+        mine = json.dumps({"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                           "since": time.time()}).encode()
         wait = FIRST_BACKOFF_S
         while True:
             try:
-                DeltaTable.create(uri, pa.schema([("owner", pa.string())]), mode="error", description=stamp,
-                                  storage_options=options)
+                obstore.put(store, LOCK_PATH, mine, mode="create")  # If-None-Match: exactly one writer wins
                 break
-            except (DeltaError, OSError) as exc:
-                if _DENIED.search(str(exc)):
-                    raise LakeError(f"cannot take the writer lock of {self.uri}: {storage_reason(exc)}") from None
-                if not self._lock_is_held(uri, options, ttl):
-                    continue  # it was stale and is gone, or vanished in between: try again at once
+            except AlreadyExistsError:
+                try:
+                    since = float(json.loads(bytes(obstore.get(store, LOCK_PATH).bytes()))["since"])
+                except (NotFoundError, ValueError, KeyError):
+                    continue  # released (or half-written) in between: try again at once
+                if time.time() - since > ttl:  # left by a writer that died: break it
+                    with contextlib.suppress(NotFoundError):
+                        obstore.delete(store, LOCK_PATH)
+                    continue
+            except Exception as exc:  # storage failures: credentials, network
+                raise LakeError(f"cannot take the writer lock of {self.uri}: {storage_reason(exc)}") from None
             time.sleep(wait * (0.5 + random.random()))
             wait = min(wait * 2, 2.0)
         try:
             yield
         finally:
-            self._drop_lock()
-
-    def _lock_is_held(self, uri: str, options: dict[str, str] | None, ttl: float) -> bool:
-        """Whether a live writer holds the lock; a stale lock is removed (and ``False`` returned)."""
-        try:
-            since = json.loads(DeltaTable(uri, storage_options=options).metadata().description or "{}")["since"]
-        except (DeltaError, OSError, ValueError, KeyError):
-            return True  # half-created or unreadable right now: treat as held, look again shortly
-        if time.time() - float(since) <= ttl:
-            return True
-        self._drop_lock()
-        return False
-
-    def _drop_lock(self) -> None:
-        filesystem, root = self.arrow_filesystem()
-        with contextlib.suppress(OSError):
-            filesystem.delete_dir(f"{root}/{LOCK_PATH}")
+            with contextlib.suppress(Exception):
+                if bytes(obstore.get(store, LOCK_PATH).bytes()) == mine:
+                    obstore.delete(store, LOCK_PATH)
 
     def table_uri(self, name: str) -> str:
         """URI of the Delta table ``name`` (the name must be declared in schema/)."""
