@@ -79,12 +79,14 @@ def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes:
               show_default=True, help="Output format; json is one array of objects.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout (parquet needs a file or a redirected stdout).")
-def sql(query: str, lake: str | None, fmt: str, output: Path | None) -> None:
+@click.option("--as-of", default=None, metavar="TAG|LOG_VERSION|TIME",
+              help="Query the snapshot a tag, an ingest-log version or an ISO time names (every session whole).")
+def sql(query: str, lake: str | None, fmt: str, output: Path | None, as_of: str | None) -> None:
     """Run one read-only SQL QUERY (DuckDB dialect) over every lake table."""
     from npc_lake.query.duckdb import run_sql
     from npc_lake.ui import write_frame
 
-    write_frame(run_sql(query, lake=lake), fmt=fmt, output=output)
+    write_frame(run_sql(query, lake=lake, as_of=as_of), fmt=fmt, output=output)
 
 
 @main.command()
@@ -138,13 +140,13 @@ def _field_value(item: str) -> tuple[str, str]:
               help="NWB file to write [default: SESSION_ID.nwb].")
 @lake_option
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
-@click.option("--as-of", type=click.IntRange(min=0), default=None, metavar="LOG_VERSION",
+@click.option("--as-of", default=None, metavar="TAG|LOG_VERSION|TIME",
               help="Export the session as it was at this version of the ingest log (see the ingest_log table).")
 @click.option("--subject", "subject_fields", multiple=True, metavar="FIELD=VALUE",
               help="Fill in or replace a subject field in this file only, e.g. --subject age=P90D "
                    "--subject species='Mus musculus' (for sources that lack what DANDI requires).")
 @click.option("--no-validate", is_flag=True, help="Skip the nwbinspector check of the written file.")
-def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, as_of: int | None,
+def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, as_of: str | None,
                subject_fields: tuple[str, ...], no_validate: bool) -> None:
     """Write session SESSION_ID from the lake's rows to an NWB file, then check it with nwbinspector.
 
@@ -206,6 +208,33 @@ def synth(out: Path, n_sessions: int, units: int, duration_s: float, seed: int, 
     for path in write_synthetic_nwb(out, n_sessions=n_sessions, n_units=units, duration_s=duration_s,
                                     seed=seed, overwrite=overwrite):
         click.echo(str(path))
+
+
+@main.command()
+@click.argument("name")
+@lake_option
+@click.option("-m", "--message", default=None, help="What the snapshot is for.")
+@click.option("--as-of", default=None, metavar="LOG_VERSION|TIME", help="Tag an earlier snapshot [default: now].")
+def tag(name: str, lake: str | None, message: str | None, as_of: str | None) -> None:
+    """Name the lake's current snapshot NAME (every table's version through the ingest log); never moved.
+
+    Use it later with `--as-of NAME` (sql, export-nwb) or as_of="NAME" (scan, connect, Session).
+    """
+    from npc_lake.lake.snapshots import create_tag
+
+    version = create_tag(name, lake=lake, message=message, as_of=as_of)
+    click.echo(f"{name} -> ingest-log version {version}")
+
+
+@main.command()
+@lake_option
+@click.option("--session", "session_id", default=None, help="Only this session's ingests.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def log(lake: str | None, session_id: str | None, fmt: str) -> None:
+    """The ingest history: session, source, digest, what was written or skipped, versions, when; and tags."""
+    from npc_lake.ui import print_log
+
+    print_log(lake=lake, session_id=session_id, fmt=fmt)
 
 
 @main.command("dev-s3")

@@ -19,6 +19,7 @@ import polars as pl
 from npc_lake.errors import LakeError
 from npc_lake.lake import Lake
 from npc_lake.lake.read import read_session, session_table_versions
+from npc_lake.lake.snapshots import AsOf, resolve_log_version
 from npc_lake.schema import SessionBundle
 from npc_lake.schema.ids import validate_id
 
@@ -36,7 +37,8 @@ class Session:
     lake
         The lake (handle, URI, path, or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
     as_of
-        Ingest-log version to see the session as of; the latest state if ``None``.
+        Ingest-log version, tag or time (see :mod:`npc_lake.lake.snapshots`) to see the session as of;
+        the latest state if ``None``.
 
     Raises
     ------
@@ -45,10 +47,11 @@ class Session:
     """
 
     def __init__(self, session_id: str, *, lake: Lake | str | os.PathLike[str] | None = None,
-                 as_of: int | None = None) -> None:
+                 as_of: AsOf | None = None) -> None:
         self.id = validate_id(session_id)
-        self.as_of = as_of
         self._lake = Lake.open(os.fspath(lake) if isinstance(lake, os.PathLike) else lake)
+        self.as_of = None if as_of is None else resolve_log_version(self._lake, as_of)
+        as_of = self.as_of
         self._nwb_handle: Any = None
         self._versions = ({} if as_of is None
                           else session_table_versions(self.id, lake=self._lake, as_of=as_of))
@@ -151,7 +154,7 @@ class Session:
 
 
 def get_sessions(lake: Lake | str | os.PathLike[str] | None = None, *, is_ephys: bool | None = None,
-                 is_task: bool | None = None, as_of: int | None = None) -> Iterator[Session]:
+                 is_task: bool | None = None, as_of: AsOf | None = None) -> Iterator[Session]:
     """Iterate the lake's sessions in id order, optionally only those with (or without) units or trials.
 
     Parameters
@@ -161,9 +164,10 @@ def get_sessions(lake: Lake | str | os.PathLike[str] | None = None, *, is_ephys:
     is_ephys, is_task
         Keep only sessions that have (``True``) or lack (``False``) units / trials.
     as_of
-        Ingest-log version: the sessions as they were then.
+        Ingest-log version, tag or time (see :mod:`npc_lake.lake.snapshots`): the sessions as they were then.
     """
     handle = Lake.open(os.fspath(lake) if isinstance(lake, os.PathLike) else lake)
+    as_of = None if as_of is None else resolve_log_version(handle, as_of)
     if as_of is None:
         ids = set(handle.scan("sessions").select("session_id").collect()["session_id"].to_list())
     else:

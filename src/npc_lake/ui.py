@@ -189,3 +189,32 @@ def print_validation(path: Path, *, show_all: bool = False) -> bool:
                       f"{escape(finding.message.strip().splitlines()[0] if finding.message.strip() else '')}")
     console.print(escape(report.summary()))
     return report.ok
+
+
+def print_log(*, lake: str | None, session_id: str | None = None, fmt: str = "table") -> None:
+    """Print the ingest log (one row per ingest, oldest first) with the log version each row landed in,
+    then the tags."""
+    from npc_lake.lake import Lake
+    from npc_lake.lake.snapshots import list_tags
+
+    handle = Lake.open(lake)
+    table = handle.delta_table("ingest_log")
+    if table is None:
+        err_console.print(f"{handle.uri}: nothing ingested yet")
+        return
+    log = handle.scan("ingest_log").collect()
+    if session_id is not None:
+        log = log.filter(pl.col("session_id") == session_id)
+    latest = handle.version("ingest_log")
+    frame = (log.sort("ingested_at")
+             .with_columns(pl.col("table_names").list.len().alias("tables"),
+                           pl.col("skipped").list.len().alias("n_skipped") if "skipped" in log.columns
+                           else pl.lit(0).alias("n_skipped"),
+                           pl.col("row_counts").list.sum().alias("rows"))
+             .select("ingested_at", "session_id", "action", "rows", "n_skipped", "source_uri",
+                     pl.col("source_hash").str.slice(0, 12), "npc_lake_version"))
+    write_frame(frame, fmt=fmt)
+    tags = list_tags(handle)
+    if tags.height and fmt == "table":
+        console.print(f"tags (the latest ingest-log version is {latest}):")
+        write_frame(tags.select("tag", "log_version", "created_at", "created_by", "message"), fmt="table")

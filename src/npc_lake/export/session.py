@@ -10,10 +10,11 @@ from npc_lake.export.metadata import with_subject
 from npc_lake.export.nwbfile import check_output_path, write_nwbfile
 from npc_lake.lake import Lake
 from npc_lake.lake.read import read_session
+from npc_lake.lake.snapshots import AsOf
 
 
 def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | str | None = None,
-               as_of: int | None = None, overwrite: bool = False,
+               as_of: AsOf | None = None, overwrite: bool = False,
                subject: Mapping[str, str] | None = None) -> Path:
     """Write session ``session_id`` of the lake to the NWB file ``path``, from lake rows only.
 
@@ -26,7 +27,7 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
     lake
         The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
     as_of
-        Ingest-log version to export the session as of; the latest state if ``None``.
+        Export the session as of this ingest-log version, tag or time; the latest state if ``None``.
     overwrite
         Replace an existing file.
     subject

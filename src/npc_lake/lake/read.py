@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import polars as pl
 
 from npc_lake.errors import LakeError
+from npc_lake.lake.snapshots import AsOf, resolve_log_version
 from npc_lake.lake.spikes import stream_session_spikes
 from npc_lake.lake.store import Lake
 from npc_lake.schema import SESSION_TABLES, SessionBundle
@@ -17,8 +18,8 @@ def _session_rows(lake: Lake, table: str, session_id: str, version: int | None =
     return lake.scan(table, version=version).filter(pl.col("session_id") == session_id).collect()
 
 
-def session_table_versions(session_id: str, *, lake: Lake, as_of: int) -> dict[str, int]:
-    """The table versions holding ``session_id`` as of ingest-log version ``as_of``.
+def session_table_versions(session_id: str, *, lake: Lake, as_of: AsOf) -> dict[str, int]:
+    """The table versions holding ``session_id`` as of ``as_of`` (an ingest-log version, tag or time).
 
     An ingest-log version names a consistent state of every session: each session's tables as its latest
     ingest up to that log commit wrote them.
@@ -28,9 +29,7 @@ def session_table_versions(session_id: str, *, lake: Lake, as_of: int) -> dict[s
     LakeError
         The ingest log has no version ``as_of``, or the session was not in the lake then.
     """
-    current = lake.version("ingest_log")
-    if current is None or not 0 <= as_of <= current:
-        raise LakeError(f"no ingest-log version {as_of} in {lake.uri} (latest: {current})")
+    as_of = resolve_log_version(lake, as_of)
     log = lake.scan("ingest_log", version=as_of).filter(pl.col("session_id") == session_id).collect()
     if log.height == 0:
         raise LakeError(f"session {session_id!r} was not in the lake as of ingest-log version {as_of}")
@@ -44,7 +43,7 @@ def session_ids(lake: Lake | str | None = None) -> list[str]:
     return sorted(handle.scan("sessions").select("session_id").collect()["session_id"].to_list())
 
 
-def read_session(session_id: str, *, lake: Lake | str | None = None, as_of: int | None = None) -> SessionBundle:
+def read_session(session_id: str, *, lake: Lake | str | None = None, as_of: AsOf | None = None) -> SessionBundle:
     """The rows of one session, as a bundle whose spikes stream from the lake unit batch by unit batch.
 
     Parameters

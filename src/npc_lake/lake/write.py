@@ -230,3 +230,12 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
     _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None,
            exists=lake.delta_table("ingest_log") is not None)
     return result
+
+
+def append_rows(lake: Lake, name: str, frame: pl.DataFrame) -> int:
+    """Append rows to a lake-wide table (``tags``); returns the table's new Delta version."""
+    table = TABLES[name]
+    if table.per_session:
+        raise ValueError(f"{name} holds sessions' rows: write sessions with write_session")
+    return _write(lake, table, conform(frame, table).to_arrow(), session_id=None,
+                  exists=lake.delta_table(name) is not None)

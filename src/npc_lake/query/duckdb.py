@@ -27,6 +27,7 @@ import polars as pl
 
 from npc_lake.errors import NpcLakeError
 from npc_lake.lake import Lake
+from npc_lake.lake.snapshots import AsOf, snapshot_table_version
 from npc_lake.query.sqlfiles import read_sql
 from npc_lake.schema import TABLES
 
@@ -59,7 +60,7 @@ def _sql_literal(text: str) -> str:
 
 
 def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int | None = None,
-            reader: Reader = "auto") -> duckdb.DuckDBPyConnection:
+            reader: Reader = "auto", as_of: AsOf | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with every lake table as a view.
 
     Parameters
@@ -70,7 +71,9 @@ def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int |
         DuckDB worker threads (default: DuckDB's own choice).
     reader
         ``"delta"`` (DuckDB's Delta extension), ``"arrow"`` (pyarrow datasets) or ``"auto"``: delta for
-        a local lake when the extension is installed, arrow otherwise.
+        a local lake when the extension is installed, arrow otherwise (and always with ``as_of``).
+    as_of
+        Every view shows the snapshot this ingest-log version, tag or time names; latest if ``None``.
 
     Returns
     -------
@@ -79,7 +82,8 @@ def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int |
         written for the full lake run on a partial one.
     """
     handle = Lake.open(lake if not isinstance(lake, os.PathLike) else os.fspath(lake))
-    chosen = _choose_reader(handle, reader)
+    chosen = _choose_reader(handle, "arrow" if as_of is not None else reader)
+    versions = {name: snapshot_table_version(handle, name, as_of) for name in TABLES} if as_of is not None else {}
     config: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False,
                                                               "autoload_known_extensions": False}
     if threads:
@@ -91,7 +95,9 @@ def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int |
         if chosen == "delta" and handle.delta_table(name) is not None:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM delta_scan({_sql_literal(handle.table_uri(name))})")
             continue
-        dataset = handle.arrow_dataset(name) if chosen == "arrow" else None
+        pinned = as_of is not None and versions.get(name) is None  # not created yet at that snapshot
+        dataset = (handle.arrow_dataset(name, version=versions.get(name)) if chosen == "arrow" and not pinned
+                   else None)
         source = dataset if dataset is not None else pl.DataFrame(schema=table.polars_schema).to_arrow()
         con.register(name, source)
     con.execute(read_sql("macros.sql"))
@@ -159,7 +165,8 @@ def _float_decimals(dtype: pl.DataType) -> pl.DataType:
     return dtype
 
 
-def run_sql(sql: str, *, lake: Lake | str | None = None, reader: Reader = "auto") -> pl.DataFrame:
+def run_sql(sql: str, *, lake: Lake | str | None = None, reader: Reader = "auto",
+            as_of: AsOf | None = None) -> pl.DataFrame:
     """Run one read-only statement against the lake and return the result as a Polars frame.
 
     HUGEINT and whole-number DECIMAL results (e.g. ``sum`` of integers) come back as Int64, other DECIMALs
@@ -170,7 +177,7 @@ def run_sql(sql: str, *, lake: Lake | str | None = None, reader: Reader = "auto"
     NpcLakeError
         The statement is not read-only or DuckDB rejects it.
     """
-    con = connect(lake, reader=reader)
+    con = connect(lake, reader=reader, as_of=as_of)
     check_read_only(con, sql)
     try:
         frame = _plain_projection(con.sql(sql)).pl()

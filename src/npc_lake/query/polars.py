@@ -7,10 +7,11 @@ import os
 import polars as pl
 
 from npc_lake.lake import Lake
+from npc_lake.lake.snapshots import AsOf, snapshot_table_version
 from npc_lake.schema import get_table
 
 
-def scan(table: str, *, lake: Lake | str | os.PathLike[str] | None = None) -> pl.LazyFrame:
+def scan(table: str, *, lake: Lake | str | os.PathLike[str] | None = None, as_of: AsOf | None = None) -> pl.LazyFrame:
     """A lazy scan of lake table ``table``.
 
     Parameters
@@ -19,6 +20,9 @@ def scan(table: str, *, lake: Lake | str | os.PathLike[str] | None = None) -> pl
         A declared table name (``units``, ``spike_times``, …).
     lake
         The lake (handle, URI, path, or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
+    as_of
+        Read the table as it was in the snapshot this ingest-log version, tag or time names (every
+        session whole, as of its latest ingest then); the latest state if ``None``.
 
     Returns
     -------
@@ -27,4 +31,8 @@ def scan(table: str, *, lake: Lake | str | os.PathLike[str] | None = None) -> pl
     """
     get_table(table)
     handle = Lake.open(lake if not isinstance(lake, os.PathLike) else os.fspath(lake))
-    return handle.scan(table)
+    if as_of is None:
+        return handle.scan(table)
+    version = snapshot_table_version(handle, table, as_of)
+    return handle.scan(table, version=version) if version is not None else pl.LazyFrame(
+        schema=get_table(table).polars_schema)

@@ -54,3 +54,23 @@ COLUMN_DESCRIPTIONS = Table(
         Column("description", "str", "The description the source gave."),
     ),
 )
+
+TAGS = Table(
+    name="tags",
+    description=(
+        "Named snapshots of the whole lake: a tag names one version of the ingest log, and through it the "
+        "version of every table at that point (see `npc-lake tag`)."
+    ),
+    primary_key=("tag",),
+    partition_by=(),
+    sort_by=("created_at",),
+    closed=True,
+    per_session=False,
+    columns=(
+        Column("tag", "str", "Name of the snapshot (letters, digits, '.', '_', '-').", required=True),
+        Column("log_version", "int64", "Delta version of the ingest_log table the tag names.", required=True),
+        Column("message", "str", "What the snapshot is for."),
+        Column("created_at", "datetime", "When the tag was made, in UTC.", required=True),
+        Column("created_by", "str", "Who made it (user@host)."),
+    ),
+)
