@@ -237,6 +237,44 @@ def log(lake: str | None, session_id: str | None, fmt: str) -> None:
     print_log(lake=lake, session_id=session_id, fmt=fmt)
 
 
+@main.command()
+@lake_option
+def check(lake: str | None) -> None:
+    """Check that every session's rows agree across tables and with the ingest log; exit 1 if not."""
+    from npc_lake.lake.maintenance import check_lake
+    from npc_lake.ui import write_frame
+
+    problems = check_lake(lake)
+    if problems.is_empty():
+        click.echo("every session's rows agree across tables and with the ingest log")
+        return
+    write_frame(problems, fmt="table")
+    sys.exit(1)
+
+
+@main.command()
+@lake_option
+def optimize(lake: str | None) -> None:
+    """Compact small files of every table (not spike_times, which is written compacted)."""
+    from npc_lake.lake.maintenance import optimize_lake
+
+    for name, removed in optimize_lake(lake).items():
+        click.echo(f"{name}: {removed} files compacted")
+
+
+@main.command()
+@lake_option
+@click.option("--retain-hours", type=click.FloatRange(min=0), default=168.0, show_default=True,
+              help="Keep files that any table version younger than this refers to.")
+@click.option("--dry-run", is_flag=True, help="List counts of what would be deleted, delete nothing.")
+def vacuum(lake: str | None, retain_hours: float, dry_run: bool) -> None:
+    """Delete data files no recent table version refers to; older snapshots (and tags) become unreadable."""
+    from npc_lake.lake.maintenance import vacuum_lake
+
+    for name, count in vacuum_lake(lake, retain_hours=retain_hours, dry_run=dry_run).items():
+        click.echo(f"{name}: {count} files {'would be ' if dry_run else ''}deleted")
+
+
 @main.command("dev-s3")
 @click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("npc_lake_s3"),
               show_default=True, help="Where the server keeps its data (kept between runs).")

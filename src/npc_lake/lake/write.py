@@ -126,6 +126,22 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, 
     return version
 
 
+def _session_rows(table: DeltaTable | None, session_id: str) -> int | None:
+    """Rows of ``session_id`` in ``table`` by the Delta log's file statistics (``None`` when unknown).
+
+    Compared with the rows the last ingest logged, this tells a table whose session was cut short (a
+    crashed writer, a hand edit) from an intact one, so that re-ingesting the same content repairs it.
+    """
+    if table is None:
+        return None
+    actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
+    if actions.is_empty():
+        return 0
+    if "partition.session_id" not in actions.columns or actions["num_records"].null_count():
+        return None
+    return int(actions.filter(pl.col("partition.session_id") == session_id)["num_records"].sum())
+
+
 def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     table = TABLES["spike_times"]
     schema = _align(empty_frame(table), stored, table, session).to_arrow().schema
@@ -184,8 +200,10 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
         table = TABLES[name]
         exists = opened[name] is not None
         had_no_rows = previous is None or previous.row_counts.get(name, 0) == 0
-        if exists and (before.get(name) == session.content_hashes[name]
-                       or (session.row_counts[name] == 0 and had_no_rows)):
+        stored_rows = _session_rows(opened[name], session.session_id)
+        intact = previous is None or stored_rows is None or stored_rows == previous.row_counts.get(name, 0)
+        if exists and intact and (before.get(name) == session.content_hashes[name]
+                                  or (session.row_counts[name] == 0 and had_no_rows)):
             result.unchanged.append(name)
             continue
         stored = _stored_schema(opened[name])
