@@ -93,3 +93,37 @@ def test_two_writers_of_one_session_leave_one_copy(s3_env) -> None:  # type: ign
     log = read_log(lake=uri).sort("ingested_at")
     last = IngestRecord.from_row(log.row(-1, named=True))
     assert spikes.height == last.row_counts["spike_times"] and pl.Series(spikes["unit_id"]).n_unique() == 3
+
+
+def test_the_s3_lock_is_renewed_while_held_and_broken_when_abandoned(s3_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import threading
+
+    import obstore
+
+    from npc_lake.lake.store import LOCK_PATH
+
+    monkeypatch.setenv("NPC_LAKE_LOCK_TTL_S", "0.8")
+    lake = Lake.open(f"s3://lake/{uuid.uuid4().hex}")
+    order: list[str] = []
+    holding = threading.Event()
+
+    def hold() -> None:
+        with lake.write_lock():
+            holding.set()
+            time.sleep(2.0)  # longer than the TTL: only renewal keeps the lock
+            order.append("first released")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    with lake.write_lock():
+        order.append("second acquired")
+    holder.join()
+    assert order == ["first released", "second acquired"]
+    store = lake._object_store()
+    obstore.put(store, LOCK_PATH, json.dumps({"owner": "dead", "renewed": time.time() - 60}).encode())
+    started = time.monotonic()
+    with lake.write_lock():  # an abandoned lock is broken at once
+        assert json.loads(bytes(obstore.get(store, LOCK_PATH).bytes()))["owner"] != "dead"
+    assert time.monotonic() - started < 5

@@ -14,6 +14,7 @@ import os
 import random
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from npc_lake.schema import get_table
 T = TypeVar("T")
 #: Where a remote lake keeps its writer lock, and after how long a lock counts as left by a dead writer.
 LOCK_PATH = "_locks/writer"
-DEFAULT_LOCK_TTL_S = 1800.0
+DEFAULT_LOCK_TTL_S = 120.0
 DEFAULT_LAKE = "./lake"
 LAKE_ENV = "NPC_LAKE_URI"
 
@@ -163,8 +164,8 @@ class Lake:
         Local lakes use an exclusive ``flock`` on a lock file named after the lake's path in the system's
         temporary folder (released by the OS if the writer dies). Remote lakes use a lock object,
         ``_locks/writer``, created with a conditional PUT (``If-None-Match: *``: exactly one writer
-        succeeds); one older than ``$NPC_LAKE_LOCK_TTL_S`` (default 1800 s) is taken to be left by a dead
-        writer and is broken.
+        succeeds). Its holder renews it every quarter of ``$NPC_LAKE_LOCK_TTL_S`` (default 120 s); a lock
+        not renewed for that long is taken to be left by a dead writer and is broken.
         """
         if not self.is_local:
             with self._remote_lock():
@@ -203,19 +204,28 @@ class Lake:
 
         store = self._object_store()
         ttl = float(os.environ.get("NPC_LAKE_LOCK_TTL_S", DEFAULT_LOCK_TTL_S))
-        mine = json.dumps({"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                           "since": time.time()}).encode()
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+        def stamp() -> bytes:
+            return json.dumps({"owner": owner, "renewed": time.time()}).encode()
+
+        def holder() -> dict[str, Any] | None:
+            try:
+                found = json.loads(bytes(obstore.get(store, LOCK_PATH).bytes()))
+            except (NotFoundError, ValueError):
+                return None
+            return found if isinstance(found, dict) else None
+
         wait = FIRST_BACKOFF_S
         while True:
             try:
-                obstore.put(store, LOCK_PATH, mine, mode="create")  # If-None-Match: exactly one writer wins
+                obstore.put(store, LOCK_PATH, stamp(), mode="create")  # If-None-Match: exactly one writer wins
                 break
             except AlreadyExistsError:
-                try:
-                    since = float(json.loads(bytes(obstore.get(store, LOCK_PATH).bytes()))["since"])
-                except (NotFoundError, ValueError, KeyError):
+                current = holder()
+                if current is None:
                     continue  # released (or half-written) in between: try again at once
-                if time.time() - since > ttl:  # left by a writer that died: break it
+                if time.time() - float(current.get("renewed", 0)) > ttl:  # its writer stopped renewing: dead
                     with contextlib.suppress(NotFoundError):
                         obstore.delete(store, LOCK_PATH)
                     continue
@@ -223,11 +233,23 @@ class Lake:
                 raise LakeError(f"cannot take the writer lock of {self.uri}: {storage_reason(exc)}") from None
             time.sleep(wait * (0.5 + random.random()))
             wait = min(wait * 2, 2.0)
+        done = threading.Event()
+
+        def renew() -> None:  # while held, refresh the stamp well inside the TTL
+            while not done.wait(ttl / 4):
+                with contextlib.suppress(Exception):
+                    if (holder() or {}).get("owner") == owner:
+                        obstore.put(store, LOCK_PATH, stamp())
+
+        renewer = threading.Thread(target=renew, name="npc-lake-lock", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            done.set()
+            renewer.join()
             with contextlib.suppress(Exception):
-                if bytes(obstore.get(store, LOCK_PATH).bytes()) == mine:
+                if (holder() or {}).get("owner") == owner:
                     obstore.delete(store, LOCK_PATH)
 
     def table_uri(self, name: str) -> str:
