@@ -68,29 +68,22 @@ def guard(uri: str, doing: str = "reading") -> Iterator[None]:
         raise SourceError(uri, f"HDF5 error while {doing} (corrupt or truncated file?): {exc}") from exc
 
 
+def _signature_in(handle: Any) -> bool:
+    """Whether the HDF5 signature is at byte 0, 512, 1024, 2048, … of a seekable binary file."""
+    size = handle.seek(0, 2)
+    offset = 0
+    while offset + 8 <= size:
+        handle.seek(offset)
+        if handle.read(8) == HDF5_SIGNATURE:
+            return True
+        offset = 512 if offset == 0 else offset * 2
+    return False
+
+
 def has_hdf5_signature(path: Path) -> bool:
     """Whether the HDF5 signature is at byte 0, 512, 1024, 2048, … (HDF5 allows a user block)."""
-    size = path.stat().st_size
     with path.open("rb") as fh:
-        offset = 0
-        while offset + 8 <= size:
-            fh.seek(offset)
-            if fh.read(8) == HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else offset * 2
-    return False
-
-
-def _remote_signature(uri: str) -> bool:
-    with RangeReader(uri) as reader:
-        size = reader.seek(0, 2)
-        offset = 0
-        while offset + 8 <= size:
-            reader.seek(offset)
-            if reader.read(8) == HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else offset * 2
-    return False
+        return _signature_in(fh)
 
 
 def open_h5(uri: str) -> h5py.File:
@@ -105,7 +98,9 @@ def check_file(uri: str) -> None:
     if is_remote(uri):
         if remote_info(uri).size == 0:
             raise SourceError(uri, "object is empty")
-        if not _remote_signature(uri):
+        with RangeReader(uri) as reader:
+            signed = _signature_in(reader)
+        if not signed:
             raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB 2 files are HDF5 files")
         return
     if "://" in uri:
