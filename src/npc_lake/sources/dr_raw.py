@@ -277,8 +277,8 @@ def _probe_streams(session: _Session) -> dict[str, tuple[Recording, Stream]]:
         for stream in recording.streams:
             if stream.probe_letter is None or stream.band == "LFP" or stream.name not in recording.ttl_folders:
                 continue
-            size = (recording.ttl_folders[stream.name] / "sample_numbers.npy").stat().st_size \
-                if (recording.ttl_folders[stream.name] / "sample_numbers.npy").is_file() else 0
+            events = recording.ttl_folders[stream.name] / "sample_numbers.npy"
+            size = events.stat().st_size if events.is_file() else 0
             if stream.probe_letter not in found or size > found[stream.probe_letter][2]:
                 found[stream.probe_letter] = (recording, stream, size)
     return {letter: (recording, stream) for letter, (recording, stream, _) in found.items()}
