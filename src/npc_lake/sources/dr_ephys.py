@@ -151,7 +151,9 @@ def spike_batches(session_id: str, probes: list[Probe]) -> Iterator[pl.DataFrame
             clusters = clusters.astype(np.uint16)  # NumPy's stable sort of 16-bit keys is a radix sort
         order = np.argsort(clusters, kind="stable")  # files hold spikes in time order: kept per unit
         clusters = clusters[order]
-        times = probe.clock.to_sync(probe.first_sample + np.asarray(data.spike_samples)[order].astype(np.int64))
+        samples = np.array(data.spike_samples)[order]  # one sequential read of the mapped file, then the gather
+        times = probe.clock.to_sync(probe.first_sample + samples.astype(np.int64, copy=False))
+        del samples
         del order
         starts = np.concatenate([[0], np.flatnonzero(clusters[1:] != clusters[:-1]) + 1]) if clusters.size \
             else np.empty(0, dtype=np.int64)
