@@ -68,8 +68,9 @@ def retry_commits(attempt: Callable[[], T], *, what: str) -> T:
 
     Raises
     ------
-    LakeError
-        Every attempt lost to concurrent commits.
+    CommitFailedError, DeltaError
+        The last attempt's error when every attempt lost to concurrent commits, or at once when the error
+        is not a lost race (callers turn it into a :class:`LakeError` naming the table).
     """
     for number in range(COMMIT_ATTEMPTS):
         try:
