@@ -81,8 +81,5 @@ def snapshot_versions(lake: Lake | str | None = None, *, as_of: int | None = Non
     log_version = handle.version("ingest_log") if as_of is None else as_of
     if log_version is None:
         return None, {}
-    log = handle.scan("ingest_log", version=log_version).collect()
-    if log.is_empty():
-        return log_version, {}
-    newest = IngestRecord.from_row(log.sort("ingested_at").row(-1, named=True))
-    return log_version, dict(newest.table_versions)
+    newest = _latest(handle.scan("ingest_log", version=log_version).collect())
+    return log_version, dict(newest.table_versions) if newest is not None else {}

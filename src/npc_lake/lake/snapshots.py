@@ -69,23 +69,15 @@ def resolve_log_version(lake: Lake | str | None, as_of: AsOf) -> int:
 
 
 def snapshot(lake: Lake | str | None, as_of: AsOf) -> dict[str, int]:
-    """The Delta version of every table in the snapshot ``as_of`` names (tables not yet created are absent)."""
-    _, versions = snapshot_versions(lake, as_of=resolve_log_version(lake, as_of))
-    return versions
-
-
-def snapshot_table_version(lake: Lake | str | None, table: str, as_of: AsOf) -> int | None:
-    """The Delta version of ``table`` in the snapshot ``as_of`` names; ``None`` when it did not exist yet.
+    """The Delta version of every table in the snapshot ``as_of`` names; tables not created yet are absent.
 
     The ingest log itself is read at the log version; tags are not part of snapshots (the latest are used).
     """
-    if table == "tags":
-        return Lake.open(lake).version("tags")
-    version = resolve_log_version(lake, as_of)
-    if table == "ingest_log":
-        return version
-    _, versions = snapshot_versions(lake, as_of=version)
-    return versions.get(table)
+    handle = Lake.open(lake)
+    log_version, versions = snapshot_versions(handle, as_of=resolve_log_version(handle, as_of))
+    tags = handle.version("tags")
+    assert log_version is not None
+    return {**versions, "ingest_log": log_version, **({"tags": tags} if tags is not None else {})}
 
 
 def create_tag(name: str, *, lake: Lake | str | None = None, message: str | None = None,

@@ -27,7 +27,7 @@ import polars as pl
 
 from npc_lake.errors import NpcLakeError
 from npc_lake.lake import Lake
-from npc_lake.lake.snapshots import AsOf, snapshot_table_version
+from npc_lake.lake.snapshots import AsOf, snapshot
 from npc_lake.query.sqlfiles import read_sql
 from npc_lake.schema import TABLES
 
@@ -83,7 +83,7 @@ def connect(lake: Lake | str | os.PathLike[str] | None = None, *, threads: int |
     """
     handle = Lake.open(lake if not isinstance(lake, os.PathLike) else os.fspath(lake))
     chosen = _choose_reader(handle, "arrow" if as_of is not None else reader)
-    versions = {name: snapshot_table_version(handle, name, as_of) for name in TABLES} if as_of is not None else {}
+    versions = snapshot(handle, as_of) if as_of is not None else {}  # resolved once for every view
     config: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False,
                                                               "autoload_known_extensions": False}
     if threads:

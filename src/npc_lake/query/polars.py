@@ -7,7 +7,7 @@ import os
 import polars as pl
 
 from npc_lake.lake import Lake
-from npc_lake.lake.snapshots import AsOf, snapshot_table_version
+from npc_lake.lake.snapshots import AsOf, snapshot
 from npc_lake.schema import get_table
 
 
@@ -33,6 +33,6 @@ def scan(table: str, *, lake: Lake | str | os.PathLike[str] | None = None, as_of
     handle = Lake.open(lake if not isinstance(lake, os.PathLike) else os.fspath(lake))
     if as_of is None:
         return handle.scan(table)
-    version = snapshot_table_version(handle, table, as_of)
+    version = snapshot(handle, as_of).get(table)
     return handle.scan(table, version=version) if version is not None else pl.LazyFrame(
         schema=get_table(table).polars_schema)
