@@ -32,6 +32,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from npc_lake.errors import LakeError, redact, storage_reason
 from npc_lake.schema import get_table
+from npc_lake.storage import s3_filesystem, storage_options_from_env
 
 T = TypeVar("T")
 #: Where a remote lake keeps its writer lock, and after how long a lock counts as left by a dead writer.
@@ -39,13 +40,6 @@ LOCK_PATH = "_locks/writer"
 DEFAULT_LOCK_TTL_S = 120.0
 DEFAULT_LAKE = "./lake"
 LAKE_ENV = "NPC_LAKE_URI"
-
-#: Environment variables passed to delta-rs as storage options for s3:// lakes.
-_S3_ENV = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_S3_ALLOW_UNSAFE_RENAME",
-    "AWS_CONDITIONAL_PUT", "AWS_PROFILE",
-)
 
 
 #: Attempts at a Delta commit that concurrent writers keep beating, and the first back-off (s; doubling).
@@ -93,16 +87,6 @@ def resolve_lake_uri(lake: str | os.PathLike[str] | None = None) -> str:
     return str(Path(raw).expanduser().resolve())
 
 
-def storage_options_from_env(uri: str) -> dict[str, str]:
-    """Storage options for ``uri`` taken from the usual ``AWS_*`` environment variables."""
-    if not uri.startswith(("s3://", "s3a://")):
-        return {}
-    options = {name: os.environ[name] for name in _S3_ENV if os.environ.get(name)}
-    if "AWS_ENDPOINT_URL" in options and options["AWS_ENDPOINT_URL"].startswith("http://"):
-        options.setdefault("AWS_ALLOW_HTTP", "true")
-    return options
-
-
 @dataclass
 class Lake:
     """A handle on one lake.
@@ -143,17 +127,7 @@ class Lake:
         if not self.uri.startswith(("s3://", "s3a://")):
             filesystem, root = pafs.FileSystem.from_uri(self.uri)
             return filesystem, root
-        options = {key.upper(): value for key, value in self.storage_options.items()}
-        endpoint = options.get("AWS_ENDPOINT_URL_S3") or options.get("AWS_ENDPOINT_URL")
-        scheme = "https"
-        if endpoint and "://" in endpoint:
-            scheme, endpoint = endpoint.split("://", 1)
-        filesystem = pafs.S3FileSystem(
-            access_key=options.get("AWS_ACCESS_KEY_ID"), secret_key=options.get("AWS_SECRET_ACCESS_KEY"),
-            session_token=options.get("AWS_SESSION_TOKEN"),
-            region=options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION"),
-            endpoint_override=endpoint, scheme=scheme)
-        return filesystem, self.uri.split("://", 1)[1]
+        return s3_filesystem(self.storage_options), self.uri.split("://", 1)[1]
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import io
-import os
 import posixpath
 from collections import OrderedDict
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from npc_lake.errors import SourceError
+from npc_lake.storage import s3_filesystem, storage_options_from_env
 
 #: Bytes fetched per ranged request, and how many such blocks stay cached per open file.
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -32,16 +32,7 @@ def is_remote(uri: str) -> bool:
 
 
 def _filesystem() -> pafs.S3FileSystem:
-    options = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                       "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")}
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    scheme = "https"
-    if endpoint and "://" in endpoint:
-        scheme, endpoint = endpoint.split("://", 1)
-    return pafs.S3FileSystem(access_key=options["AWS_ACCESS_KEY_ID"], secret_key=options["AWS_SECRET_ACCESS_KEY"],
-                             session_token=options["AWS_SESSION_TOKEN"],
-                             region=options["AWS_REGION"] or options["AWS_DEFAULT_REGION"] or "us-east-1",
-                             endpoint_override=endpoint, scheme=scheme)
+    return s3_filesystem(storage_options_from_env("s3://"))
 
 
 def _path(uri: str) -> str:
