@@ -187,7 +187,7 @@ class Lake:
         def holder() -> dict[str, Any] | None:
             try:
                 found = json.loads(bytes(obstore.get(store, LOCK_PATH).bytes()))
-            except (NotFoundError, ValueError):
+            except (NotFoundError, FileNotFoundError, ValueError):  # obstore raises either when it is gone
                 return None
             return found if isinstance(found, dict) else None
 
@@ -201,7 +201,7 @@ class Lake:
                 if current is None:
                     continue  # released (or half-written) in between: try again at once
                 if time.time() - float(current.get("renewed", 0)) > ttl:  # its writer stopped renewing: dead
-                    with contextlib.suppress(NotFoundError):
+                    with contextlib.suppress(NotFoundError, FileNotFoundError):
                         obstore.delete(store, LOCK_PATH)
                     continue
             except Exception as exc:  # storage failures: credentials, network
