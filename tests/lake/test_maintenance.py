@@ -43,6 +43,19 @@ def test_check_reports_a_session_cut_short_and_a_reingest_repairs_it(tmp_path: P
     assert CliRunner().invoke(main, ["check", "--lake", str(lake.uri)]).exit_code == 0
 
 
+def test_a_table_rewritten_by_a_killed_writer_is_rewritten_even_with_the_same_row_count(tmp_path: Path) -> None:
+    """The crash that row counts cannot see: a killed writer of other content left a table with as many rows."""
+    lake = filled(tmp_path)
+    other = normalize_session(tiny_bundle(SESSIONS[1], n_units=2, spikes_per_unit=45, seed=9))
+    write_deltalake(lake.table_uri("units"), other.frame_of("units").to_arrow(), mode="overwrite",
+                    predicate=f"session_id = '{SESSIONS[1]}'")  # its units written, then killed
+    assert "units" in set(check_lake(lake)["table"])  # num_spikes now disagree with spike_times
+    again = write_session(normalize_session(tiny_bundle(SESSIONS[1], n_units=2, spikes_per_unit=30, seed=1)),
+                          lake=lake)
+    assert again.written == ["units"] and "spike_times" in again.unchanged
+    assert check_lake(lake).is_empty()
+
+
 def test_optimize_and_vacuum_keep_every_row(tmp_path: Path) -> None:
     lake = filled(tmp_path)
     before = {name: lake.scan(name).collect() for name in SESSION_TABLES}

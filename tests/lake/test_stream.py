@@ -21,7 +21,7 @@ def batches(session_id: str, n_batches: int, rows: int, seed: int) -> tuple[pa.S
 
 
 def write(lake: Lake, **options: object) -> int:
-    return write_partition_stream(lake, table_name="spike_times", **options)  # type: ignore[arg-type]
+    return write_partition_stream(lake, table_name="spike_times", **options).version()  # type: ignore[arg-type]
 
 
 def test_stream_rolls_files_records_stats_and_replaces_one_partition(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -25,6 +25,7 @@ class IngestRecord:
     content_hashes: dict[str, str]
     row_counts: dict[str, int]
     skipped: tuple[str, ...] = ()
+    file_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, object]) -> IngestRecord:
@@ -42,6 +43,7 @@ class IngestRecord:
             content_hashes=dict(zip(names, row["content_hashes"] or [], strict=True)),  # type: ignore[call-overload]
             row_counts=dict(zip(names, row["row_counts"] or [], strict=True)),  # type: ignore[call-overload]
             skipped=tuple(row.get("skipped") or ()),  # type: ignore[arg-type]
+            file_digests=dict(zip(names, row.get("file_digests") or [], strict=True)),  # type: ignore[call-overload]
         )
 
 

@@ -158,7 +158,7 @@ def _group_batches(batches: Iterator[pa.RecordBatch], group_by: tuple[str, ...])
 
 def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
                            schema: pa.Schema, description: str | None = None,
-                           rows_per_file: int = ROWS_PER_FILE, group_by: tuple[str, ...] = ()) -> int:
+                           rows_per_file: int = ROWS_PER_FILE, group_by: tuple[str, ...] = ()) -> DeltaTable:
     """Replace the ``session_id`` partition of ``table_name`` with ``batches``, in one commit.
 
     Parameters
@@ -183,8 +183,8 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
 
     Returns
     -------
-    int
-        The table's Delta version after the commit.
+    deltalake.DeltaTable
+        The table as the commit left it.
     """
     table_uri = lake.table_uri(table_name)
     file_schema = schema.remove(schema.get_field_index("session_id"))
@@ -227,7 +227,7 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
         if isinstance(exc, (OSError, DeltaError)):
             raise LakeError(f"writing table {table_name} of {lake.uri} failed: {storage_reason(exc)}") from None
         raise
-    return DeltaTable(table_uri, storage_options=options).version()
+    return DeltaTable(table_uri, storage_options=options)
 
 
 def _remove_quietly(filesystem: pafs.FileSystem, files: list[str], new_dirs: list[str]) -> None:

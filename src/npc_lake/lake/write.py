@@ -8,6 +8,7 @@ no log row). After the tables, one row is appended to ``ingest_log`` with the ve
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from deltalake.exceptions import DeltaError
 
 from npc_lake._version import __version__
 from npc_lake.errors import LakeError, SchemaError, SessionError, storage_reason
-from npc_lake.lake.log import last_ingest
+from npc_lake.lake.log import IngestRecord, last_ingest
 from npc_lake.lake.store import Lake, retry_commits
 from npc_lake.lake.stream import write_partition_stream
 from npc_lake.normalize import NormalizedSession, conform, empty_frame
@@ -93,8 +94,10 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session:
     return frame.with_columns(casts) if casts else frame
 
 
-def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, exists: bool) -> int:
+def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, exists: bool) -> DeltaTable:
     """Write ``data`` into ``table``: replace the session's rows (per-session tables) or append (the log).
+
+    Returns the table as the write left it.
 
     A missing per-session table is first created empty (creation is atomic, so concurrent first writers
     cannot both append); the replacement itself is retried when a concurrent commit wins the race.
@@ -121,25 +124,42 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, 
             retry_commits(append, what=f"writing table {table.name}")
     except (OSError, DeltaError) as exc:
         raise LakeError(f"writing table {table.name} of {lake.uri} failed: {storage_reason(exc)}") from None
-    version = lake.version(table.name)
-    assert version is not None
-    return version
+    written = lake.delta_table(table.name)
+    assert written is not None
+    return written
 
 
-def _session_rows(table: DeltaTable | None, session_id: str) -> int | None:
-    """Rows of ``session_id`` in ``table`` by the Delta log's file statistics (``None`` when unknown).
+@dataclass(frozen=True)
+class _Stored:
+    """What the Delta log says of one session's partition of a table, without opening a data file."""
 
-    Compared with the rows the last ingest logged, this tells a table whose session was cut short (a
-    crashed writer, a hand edit) from an intact one, so that re-ingesting the same content repairs it.
-    """
-    if table is None:
-        return None
-    actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
-    if actions.is_empty():
-        return 0
-    if "partition.session_id" not in actions.columns or actions["num_records"].null_count():
-        return None
-    return int(actions.filter(pl.col("partition.session_id") == session_id)["num_records"].sum())
+    rows: int | None  # None when a file lacks statistics
+    file_digest: str  # of the partition's file paths: any rewrite changes it
+
+    @classmethod
+    def of(cls, table: DeltaTable | None, session_id: str) -> _Stored | None:
+        if table is None:
+            return None
+        actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
+        if actions.is_empty() or "partition.session_id" not in actions.columns:
+            return cls(rows=0 if actions.is_empty() else None, file_digest=_digest([]))
+        mine = actions.filter(pl.col("partition.session_id") == session_id)
+        rows = None if mine["num_records"].null_count() else int(mine["num_records"].sum())
+        return cls(rows=rows, file_digest=_digest(mine["path"].to_list()))
+
+    def matches(self, previous: IngestRecord, name: str) -> bool:
+        """Whether the partition is the one ``previous`` wrote (not cut short or rewritten since).
+
+        Logs written before file digests existed fall back to comparing row counts.
+        """
+        logged = previous.file_digests.get(name)
+        if logged is not None:
+            return logged == self.file_digest
+        return self.rows is None or self.rows == previous.row_counts.get(name, 0)
+
+
+def _digest(paths: list[str]) -> str:
+    return hashlib.blake2b("\n".join(sorted(paths)).encode(), digest_size=16).hexdigest()
 
 
 def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -200,33 +220,36 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
         table = TABLES[name]
         exists = opened[name] is not None
         had_no_rows = previous is None or previous.row_counts.get(name, 0) == 0
-        stored_rows = _session_rows(opened[name], session.session_id)
-        intact = previous is None or stored_rows is None or stored_rows == previous.row_counts.get(name, 0)
+        stored = _Stored.of(opened[name], session.session_id)
+        intact = previous is None or stored is None or stored.matches(previous, name)
         if exists and intact and (before.get(name) == session.content_hashes[name]
                                   or (session.row_counts[name] == 0 and had_no_rows)):
             result.unchanged.append(name)
             continue
-        stored = _stored_schema(opened[name])
+        schema = _stored_schema(opened[name])
         if name == "spike_times":
-            plan.append((table, _spike_stream(session, stored)))
+            plan.append((table, _spike_stream(session, schema)))
         else:
-            plan.append((table, _align(session.frame_of(name), stored, table, session).to_arrow()))
+            plan.append((table, _align(session.frame_of(name), schema, table, session).to_arrow()))
     for table, data in plan:
         if isinstance(data, tuple):  # the spikes: streamed to Parquet, committed in one transaction
             schema, batches = data
-            result.versions[table.name] = write_partition_stream(
+            opened[table.name] = write_partition_stream(
                 lake, table_name=table.name, session_id=session.session_id, batches=batches, schema=schema,
                 description=table.description, group_by=UNIT_COLUMNS_IN_SPIKES)
         else:
-            result.versions[table.name] = _write(lake, table, data, session_id=session.session_id,
-                                                 exists=opened[table.name] is not None)
+            opened[table.name] = _write(lake, table, data, session_id=session.session_id,
+                                        exists=opened[table.name] is not None)
         result.written.append(table.name)
     if not result.written:
         return result
-    for name in result.unchanged:
-        delta = opened[name]
+    file_digests = {}
+    for name, delta in opened.items():
         assert delta is not None
         result.versions[name] = delta.version()
+        state = _Stored.of(delta, session.session_id)
+        assert state is not None
+        file_digests[name] = state.file_digest
     result.ingest_id = str(uuid.uuid4())
     names = list(SESSION_TABLES)
     log_row = pl.DataFrame({
@@ -243,6 +266,7 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
         "content_hashes": [[session.content_hashes[n] for n in names]],
         "row_counts": [[session.row_counts[n] for n in names]],
         "skipped": [list(session.bundle.skipped)],
+        "file_digests": [[file_digests[n] for n in names]],
     })
     log_table = TABLES["ingest_log"]
     _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None,
@@ -256,4 +280,4 @@ def append_rows(lake: Lake, name: str, frame: pl.DataFrame) -> int:
     if table.per_session:
         raise ValueError(f"{name} holds sessions' rows: write sessions with write_session")
     return _write(lake, table, conform(frame, table).to_arrow(), session_id=None,
-                  exists=lake.delta_table(name) is not None)
+                  exists=lake.delta_table(name) is not None).version()

@@ -30,6 +30,9 @@ INGEST_LOG = Table(
         Column("table_versions", "list[int64]", "Delta version of each table after the ingest."),
         Column("content_hashes", "list[str]", "Digest of the session's rows in each table."),
         Column("row_counts", "list[int64]", "Number of the session's rows in each table."),
+        Column("file_digests", "list[str]", "Digest of the paths of the session's data files in each table after "
+               "the ingest. Files that changed since (a writer killed between two tables' commits) make the next "
+               "ingest rewrite the table even when its content digest matches."),
         Column("skipped", "list[str]", "What the source held but the ingest left out, one '<what>: <reason>' "
                "entry each (a probe without sorted output, a task file no vsync block matches, …)."),
     ),
