@@ -77,23 +77,24 @@ def folder_digest(path: str | os.PathLike[str]) -> str:
 
 
 def read_source(uri: str, *, session_id: str | None = None, source_format: str = "auto") -> SessionBundle:
-    """Read one source into a bundle: an NWB file, or a raw DR session folder (``source_format``)."""
+    """Read one source into a bundle: an NWB file or NWB-Zarr store, or a raw DR session folder."""
     path = Path(uri)
     if source_format not in SOURCE_FORMATS:
         raise SourceError(uri, f"unknown source format {source_format!r} (one of {', '.join(SOURCE_FORMATS)})")
+    from npc_lake.sources.nwb import is_zarr, read_nwb
+
     if is_remote(uri):
         if source_format == "dr-raw":
             raise SourceError(uri, "raw DR session folders are read from local disk; copy the folder first")
-        from npc_lake.sources.nwb import read_nwb
-
         return read_nwb(uri, session_id=session_id)
-    if source_format == "dr-raw" or (source_format == "auto" and path.is_dir()):
+    zarr_store = path.is_dir() and is_zarr(uri)
+    if source_format == "dr-raw" or (source_format == "auto" and path.is_dir() and not zarr_store):
         from npc_lake.sources.dr_raw import read_dr_session
 
         return read_dr_session(path, session_id=session_id)
-    if path.is_dir():
-        raise SourceError(uri, "a folder is not an NWB file (use --source dr-raw for a raw DR session folder)")
-    from npc_lake.sources.nwb import read_nwb
+    if path.is_dir() and not zarr_store:
+        raise SourceError(uri, "a folder that is not a Zarr store is not NWB (use --source dr-raw for a raw DR "
+                               "session folder)")
 
     return read_nwb(path, session_id=session_id)
 
@@ -131,7 +132,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
     Parameters
     ----------
     source
-        An NWB file (local path or ``s3://`` object, read in ranges) or a raw DR session folder.
+        An NWB file or ``.nwb.zarr`` store (local, or ``s3://`` read in ranges) or a raw DR session folder.
     lake
         The lake (handle, URI or ``None`` for ``$NPC_LAKE_URI`` / ``./lake``).
     session_id
@@ -144,7 +145,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
         Let this source replace a session that was ingested from another file with another NWB
         identifier (without it, such a clash of session ids is refused).
     source_format
-        ``"auto"`` (a folder is a raw DR session, a file is NWB), ``"nwb"`` or ``"dr-raw"``.
+        ``"auto"`` (a Zarr store or a file is NWB, another folder a raw DR session), ``"nwb"`` or ``"dr-raw"``.
 
     Returns
     -------

@@ -1,4 +1,8 @@
-"""Read HDMF-style objects from an open HDF5 file with h5py: scalars, strings, references and DynamicTables.
+"""Read HDMF-style objects from an open NWB file: scalars, strings, references and DynamicTables.
+
+The file is an h5py file (NWB HDF5) or a :class:`~npc_lake.sources.zarr_tree.ZarrFile` (NWB-Zarr), which
+offers the same small API; the helpers below (``is_group``, ``is_dataset``, ``holds_text``, …) are the only
+places that tell the two apart.
 
 HDMF stores a ``DynamicTable`` as an HDF5 group whose ``colnames`` attribute lists its columns. Each column
 is a ``VectorData`` dataset; a ragged column ``c`` has a ``c_index`` dataset of cumulative end offsets (and
@@ -6,7 +10,7 @@ is a ``VectorData`` dataset; a ragged column ``c`` has a ``c_index`` dataset of 
 ``DynamicTableRegion`` column holds row numbers into the table named by its ``table`` reference attribute.
 This module turns such a group into a Polars frame without any NWB/HDMF library.
 
-Only this module and :mod:`npc_lake.sources.nwb` (and its helpers) use h5py.
+Only this module and :mod:`npc_lake.sources.nwb` use h5py.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import posixpath
 import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import h5py
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+from npc_lake.sources.zarr_tree import ZarrDataset, ZarrGroup, ZarrLink, ZarrRef
 
 #: attributes that describe HDMF bookkeeping rather than data
 BOOKKEEPING_ATTRS = frozenset({"namespace", "neurodata_type", "object_id", "help", ".specloc", "colnames"})
@@ -37,6 +43,53 @@ def warn(message: str) -> None:
 
 class UnsupportedColumnError(Exception):
     """A column whose storage cannot be turned into a frame column (the reason is the message)."""
+
+
+def is_group(node: Any) -> TypeGuard[Any]:
+    """Whether ``node`` is a group (HDF5 or Zarr)."""
+    return isinstance(node, (h5py.Group, ZarrGroup))
+
+
+def is_dataset(node: Any) -> TypeGuard[Any]:
+    """Whether ``node`` is a dataset (HDF5 or Zarr)."""
+    return isinstance(node, (h5py.Dataset, ZarrDataset))
+
+
+def is_reference(value: Any) -> bool:
+    """Whether ``value`` is an object reference (HDF5 or Zarr)."""
+    return isinstance(value, (h5py.Reference, ZarrRef))
+
+
+def holds_text(ds: Any) -> bool:
+    """Whether a dataset's values are strings."""
+    if isinstance(ds, ZarrDataset):
+        return ds.holds_text
+    return h5py.check_string_dtype(ds.dtype) is not None
+
+
+def reference_kind(ds: Any) -> str | None:
+    """``"object"`` or ``"region"`` for a dataset of references, else ``None``."""
+    if isinstance(ds, ZarrDataset):
+        return "object" if ds.holds_references else None
+    kind = h5py.check_ref_dtype(ds.dtype)
+    if kind is None:
+        return None
+    return "object" if kind is h5py.Reference else "region"
+
+
+def compound_has_references(ds: Any) -> bool:
+    """Whether a compound dataset has a reference field (e.g. TimeSeriesReferenceVectorData)."""
+    if isinstance(ds, ZarrDataset):
+        return ds.compound_has_references
+    return any(h5py.check_ref_dtype(ds.dtype.fields[f][0]) is not None for f in ds.dtype.names)
+
+
+def external_link(group: Any, name: str) -> tuple[str, str] | None:
+    """``(file, path)`` when member ``name`` of ``group`` is a link into another file, else ``None``."""
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink) or (isinstance(link, ZarrLink) and link.external):
+        return str(link.filename), str(link.path)
+    return None
 
 
 def decode(value: Any) -> Any:
@@ -63,10 +116,9 @@ def read_raw(node: Any, name: str) -> Any:
 
     Strings are decoded; arrays become lists; h5py references are returned as they are.
     """
-    child = node.get(name) if isinstance(node, h5py.Group) else None
-    if isinstance(child, h5py.Dataset):
-        is_text = h5py.check_string_dtype(child.dtype) is not None
-        value = child.asstr(errors="replace")[()] if is_text else child[()]
+    child = node.get(name) if is_group(node) else None
+    if is_dataset(child):
+        value = child.asstr(errors="replace")[()] if holds_text(child) else child[()]
     elif name in node.attrs:
         value = node.attrs[name]
     else:
@@ -82,7 +134,7 @@ def as_text(value: Any) -> str | None:
         items = [s for s in (as_text(v) for v in value) if s is not None]
         return "; ".join(items) if items else None
     value = decode(value)
-    if value is None or isinstance(value, h5py.Reference):
+    if value is None or is_reference(value):
         return None
     text = value if isinstance(value, str) else str(value)
     return text if text.strip() else None
@@ -101,7 +153,9 @@ def text(node: Any, name: str) -> str | None:
 
 
 def ref_path(file: Any, ref: Any) -> str | None:
-    """HDF5 path of the object an object reference points to (``None`` for a null/broken reference)."""
+    """Path of the object an object reference points to (``None`` for a null/broken/external reference)."""
+    if isinstance(ref, ZarrRef):
+        return ref.path if ref and ref.source in (None, "", ".") else None
     if not isinstance(ref, h5py.Reference) or not ref:
         return None
     try:
@@ -120,9 +174,7 @@ def ref_name(file: Any, ref: Any) -> str | None:
 def link_target_name(group: Any, name: str) -> str | None:
     """Name of the object that member ``name`` of ``group`` links to (soft link, hard link or reference attr)."""
     link = group.get(name, getlink=True)
-    if isinstance(link, h5py.SoftLink):
-        return posixpath.basename(link.path.rstrip("/"))
-    if isinstance(link, h5py.ExternalLink):
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink, ZarrLink)):
         return posixpath.basename(link.path.rstrip("/"))
     if link is not None:
         target = group.get(name)
@@ -184,23 +236,24 @@ def dataset_array(ds: Any, *, resolve_refs: bool = False,
     """
     dtype = ds.dtype
     shape = tuple(int(s) for s in ds.shape) or (1,)
-    if h5py.check_string_dtype(dtype) is not None:
+    references = reference_kind(ds)
+    if holds_text(ds):
         data = np.asarray(ds.asstr(errors="replace")[()], dtype=object)
         flat = pa.array(data.ravel().tolist(), type=pa.large_string())
-    elif h5py.check_ref_dtype(dtype) is not None:
-        if h5py.check_ref_dtype(dtype) is not h5py.Reference:
+    elif references is not None:
+        if references != "object":
             raise UnsupportedColumnError("it holds region references")
         if not resolve_refs:
             raise UnsupportedColumnError("it holds object references")
         data = np.asarray(ds[()], dtype=object)
         flat = pa.array([ref_name(ds.file, r) for r in data.ravel()], type=pa.large_string())
     elif dtype.names:
-        if any(h5py.check_ref_dtype(dtype.fields[f][0]) is not None for f in dtype.names):
+        if compound_has_references(ds):
             raise UnsupportedColumnError("it holds references to other objects (e.g. TimeSeriesReferenceVectorData)")
         data = np.asarray(ds[()]).ravel()
         flat = pa.StructArray.from_arrays(
             [_plain_array(data[f]) for f in dtype.names], names=list(dtype.names))
-    elif h5py.check_vlen_dtype(dtype) is not None:
+    elif dtype.kind == "O" or h5py.check_vlen_dtype(dtype) is not None:
         data = np.asarray(ds[()], dtype=object).ravel()
         flat = pa.array([None if v is None else _native(np.asarray(v)).tolist() for v in data])
     elif dtype.kind in "biuf":
@@ -253,8 +306,8 @@ class TableData:
 
 def is_dynamic_table(node: Any) -> bool:
     """Whether ``node`` is a group laid out as an HDMF DynamicTable."""
-    return isinstance(node, h5py.Group) and ("colnames" in node.attrs or (
-        isinstance(node.get("id"), h5py.Dataset) and neurodata_type(node.get("id")) == "ElementIdentifiers"))
+    return is_group(node) and ("colnames" in node.attrs or (
+        is_dataset(node.get("id")) and neurodata_type(node.get("id")) == "ElementIdentifiers"))
 
 
 def table_column_names(group: Any) -> list[str]:
@@ -262,7 +315,7 @@ def table_column_names(group: Any) -> list[str]:
     names = [decode(c) for c in np.atleast_1d(group.attrs.get("colnames", np.array([], dtype=object)))]
     names = [n for n in names if isinstance(n, str)]
     for member, child in group.items():
-        if member in names or member == "id" or not isinstance(child, h5py.Dataset):
+        if member in names or member == "id" or not is_dataset(child):
             continue
         kind = neurodata_type(child)
         if kind not in (None, "VectorIndex", "ElementIdentifiers"):
@@ -275,7 +328,7 @@ def column_array(group: Any, name: str, *, resolve_refs: bool = False,
     """One column of a DynamicTable, with its ``_index`` levels applied (one element per row)."""
     values = dataset_array(group[name], resolve_refs=resolve_refs, region_ids=region_ids)
     level = f"{name}_index"
-    while isinstance(group.get(level), h5py.Dataset):
+    while is_dataset(group.get(level)):
         values = ragged(values, group[level][()])
         level = f"{level}_index"
     return values
@@ -302,17 +355,17 @@ def read_table(group: Any, *, skip: Collection[str] = (), ref_columns: Collectio
     columns: dict[str, pa.Array] = {}
     descriptions: dict[str, str] = {}
     names = [n for n in table_column_names(group) if n not in skip]
-    if isinstance(ids_ds, h5py.Dataset):
+    if is_dataset(ids_ds):
         n_rows = int(ids_ds.shape[0]) if ids_ds.shape else 1
         ids = np.asarray(ids_ds[()], dtype=np.int64).ravel()
     else:
-        first = next((group[n] for n in names if isinstance(group.get(n), h5py.Dataset)), None)
+        first = next((group[n] for n in names if is_dataset(group.get(n))), None)
         index = group.get(f"{names[0]}_index") if names else None
-        n_rows = len(index) if isinstance(index, h5py.Dataset) else (len(first) if first is not None else 0)
+        n_rows = len(index) if is_dataset(index) else (len(first) if first is not None else 0)
         ids = np.arange(n_rows, dtype=np.int64)
     columns["id"] = pa.array(ids)
     for name in names:
-        if not isinstance(group.get(name), h5py.Dataset):
+        if not is_dataset(group.get(name)):
             warn(f"{where}: column {name!r} is listed but absent; skipped")
             continue
         try:

@@ -1,8 +1,12 @@
-"""Read any NWB 2.x HDF5 file into the lake's tables, with h5py (no pynwb), as a :class:`SessionBundle`.
+"""Read any NWB 2.x file into the lake's tables, without pynwb, as a :class:`SessionBundle`.
 
-The file is checked before anything is read: it must exist, carry the HDF5 signature, open with HDF5,
-have an NWB root (``nwb_version`` attribute) and be NWB 2.x. Every HDF5 failure while reading (a corrupt or
-truncated file) becomes a :class:`~npc_lake.errors.SourceError` naming the file.
+Two layouts are read, local or on S3: HDF5 files (with h5py) and NWB-Zarr stores (``.nwb.zarr`` folders as
+hdmf-zarr writes them, through :mod:`npc_lake.sources.zarr_tree`, which offers the h5py API the readers
+use). The same session in either layout gives the same rows.
+
+The source is checked before anything is read: it must exist, be HDF5 (signature) or a Zarr store
+(``.zgroup``), have an NWB root (``nwb_version`` attribute) and be NWB 2.x. Every read failure (a corrupt
+or truncated file, a damaged chunk) becomes a :class:`~npc_lake.errors.SourceError` naming the source.
 
 Mapping (see the table declarations in :mod:`npc_lake.schema` for the columns):
 
@@ -27,6 +31,7 @@ column_descriptions    descriptions of every table read and of its columns
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,30 +47,34 @@ from npc_lake.schema import SessionBundle, SpikeBatches
 from npc_lake.schema.bundle import no_spikes
 from npc_lake.schema.ids import derive_session_id, validate_id
 from npc_lake.sources import nwb_general, nwb_tables
-from npc_lake.sources.hdf5_tables import SourceWarning, as_text, neurodata_type, read_raw, warn
+from npc_lake.sources.hdf5_tables import SourceWarning, as_text, is_dataset, neurodata_type, read_raw, warn
 from npc_lake.sources.nwb_series import read_series_tables
-from npc_lake.sources.remote import RangeReader, is_remote, remote_info
+from npc_lake.sources.remote import RangeReader, is_remote, is_remote_zarr, remote_info, s3_location
+from npc_lake.sources.zarr_tree import UnsafePickleError, ZarrFile, open_zarr
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NWB1_ADVICE = ("NWB 1.x is not supported; convert the file to NWB 2.x first (for example by re-exporting "
                "the original data with pynwb or neuroconv) and ingest the converted file")
 
 
-def _is_h5_error(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, RuntimeError)):
+def _is_read_error(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, RuntimeError, UnsafePickleError, zlib.error)):
+        return True
+    if type(exc).__module__.split(".")[0] in ("zarr", "numcodecs", "json"):  # damaged Zarr metadata or chunks
         return True
     return isinstance(exc, KeyError) and "Unable to" in str(exc)
 
 
 @contextmanager
 def guard(uri: str, doing: str = "reading") -> Iterator[None]:
-    """Turn an HDF5 failure inside the block into a :class:`SourceError` naming ``uri``."""
+    """Turn a read failure of the file or store inside the block into a :class:`SourceError` naming ``uri``."""
     try:
         yield
-    except (OSError, RuntimeError, KeyError) as exc:
-        if not _is_h5_error(exc):
+    except (OSError, RuntimeError, KeyError, ValueError, zlib.error) as exc:
+        if not _is_read_error(exc):
             raise
-        raise SourceError(uri, f"HDF5 error while {doing} (corrupt or truncated file?): {exc}") from exc
+        kind = "Zarr" if is_zarr(uri) else "HDF5"
+        raise SourceError(uri, f"{kind} error while {doing} (corrupt or truncated file?): {exc}") from exc
 
 
 def _signature_in(handle: Any) -> bool:
@@ -86,6 +95,13 @@ def has_hdf5_signature(path: Path) -> bool:
         return _signature_in(fh)
 
 
+def is_zarr(uri: str) -> bool:
+    """Whether ``uri`` names a Zarr store (a folder or S3 prefix holding ``.zgroup``), not an HDF5 file."""
+    if is_remote(uri):
+        return is_remote_zarr(uri)
+    return (Path(uri) / ".zgroup").is_file()
+
+
 def open_h5(uri: str) -> h5py.File:
     """Open a local path or an ``s3://`` object (read in cached ranges) as an HDF5 file, read-only."""
     if is_remote(uri):
@@ -93,15 +109,27 @@ def open_h5(uri: str) -> h5py.File:
     return h5py.File(uri, "r")
 
 
-def check_file(uri: str) -> None:
-    """Refuse paths that are not files or not HDF5, before HDF5 is asked to open them."""
+def open_nwb(uri: str) -> h5py.File | ZarrFile:
+    """Open an NWB source read-only: an HDF5 file or a Zarr store, local or ``s3://``."""
+    if not is_zarr(uri):
+        return open_h5(uri)
     if is_remote(uri):
+        filesystem, location = s3_location(uri)
+        return open_zarr(location, filesystem=filesystem, name=uri)
+    return open_zarr(uri)
+
+
+def check_file(uri: str) -> None:
+    """Refuse sources that are neither HDF5 files nor Zarr stores, before they are opened."""
+    if is_remote(uri):
+        if is_remote_zarr(uri):
+            return
         if remote_info(uri).size == 0:
             raise SourceError(uri, "object is empty")
         with RangeReader(uri) as reader:
             signed = _signature_in(reader)
         if not signed:
-            raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB 2 files are HDF5 files")
+            raise SourceError(uri, "not an HDF5 file (no HDF5 signature) nor a Zarr store; NWB files are either")
         return
     if "://" in uri:
         raise SourceError(uri, "only local paths and s3:// objects can be read")
@@ -109,11 +137,13 @@ def check_file(uri: str) -> None:
     if not path.exists():
         raise SourceError(uri, "file does not exist")
     if path.is_dir():
-        raise SourceError(uri, "is a directory, not an NWB HDF5 file (NWB Zarr stores are not supported)")
+        if not is_zarr(uri):
+            raise SourceError(uri, "is a folder but not a Zarr store (no .zgroup); not an NWB file or NWB-Zarr store")
+        return
     if path.stat().st_size == 0:
         raise SourceError(uri, "file is empty")
     if not has_hdf5_signature(path):
-        raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB 2 files are HDF5 files")
+        raise SourceError(uri, "not an HDF5 file (no HDF5 signature); NWB files are HDF5 files or Zarr stores")
 
 
 def nwb_version(file: Any) -> str:
@@ -121,10 +151,10 @@ def nwb_version(file: Any) -> str:
     uri = str(file.filename)
     version = as_text(file.attrs.get("nwb_version"))
     legacy = file.get("nwb_version")
-    if isinstance(legacy, h5py.Dataset):
+    if is_dataset(legacy):
         raise SourceError(uri, f"{NWB1_ADVICE} (the file says {as_text(read_raw(file, 'nwb_version'))!r})")
     if version is None:
-        raise SourceError(uri, "not an NWB file: an HDF5 file whose root has no 'nwb_version' attribute")
+        raise SourceError(uri, "not an NWB file: its root has no 'nwb_version' attribute")
     bare = version.removeprefix("NWB-").removeprefix("NWB").strip()
     if bare.startswith("1."):
         raise SourceError(uri, f"{NWB1_ADVICE} (the file says {version!r})")
@@ -166,7 +196,7 @@ def _spike_batches(uri: str, session_id: str, unit_ids: list[str], *, amplitudes
     """A re-callable spike stream: each call reopens the file and yields ``batch_units`` units per frame."""
 
     def batches() -> Iterator[pl.DataFrame]:
-        with guard(uri, "reading spike times"), open_h5(uri) as file:
+        with guard(uri, "reading spike times"), open_nwb(uri) as file:
             units = file["units"]
             ends = np.asarray(units["spike_times_index"][()], dtype=np.int64)
             starts = np.concatenate([np.zeros(1, dtype=np.int64), ends[:-1]])
@@ -190,12 +220,12 @@ def _spike_batches(uri: str, session_id: str, unit_ids: list[str], *, amplitudes
 
 
 class NwbSource:
-    """One NWB 2.x HDF5 file as a source of one session.
+    """One NWB 2.x file (HDF5) or store (Zarr) as a source of one session.
 
     Parameters
     ----------
     path
-        The NWB file.
+        The NWB file or ``.nwb.zarr`` store, local or ``s3://``.
     session_id
         Lake session id to use; by default derived from the file (general/session_id, subject and
         start date, or identifier).
@@ -215,19 +245,19 @@ class NwbSource:
 
     @classmethod
     def can_read(cls, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` is an HDF5 file with an NWB 2.x root (never raises)."""
+        """Whether ``path`` is an HDF5 file or Zarr store with an NWB 2.x root (never raises)."""
         try:
             check_file(os.fspath(path))
-            with open_h5(os.fspath(path)) as file:
+            with open_nwb(os.fspath(path)) as file:
                 nwb_version(file)
-        except (SourceError, OSError, RuntimeError, KeyError):
+        except (SourceError, OSError, RuntimeError, KeyError, ValueError):
             return False
         return True
 
-    def _open(self) -> h5py.File:
+    def _open(self) -> h5py.File | ZarrFile:
         check_file(self.uri)
         with guard(self.uri, "opening the file"):
-            return open_h5(self.uri)
+            return open_nwb(self.uri)
 
     @property
     def session_id(self) -> str:
@@ -310,12 +340,13 @@ class NwbSource:
 
 def read_nwb(path: str | os.PathLike[str], *, session_id: str | None = None,
              spike_batch_units: int = 50) -> SessionBundle:
-    """Read an NWB 2.x HDF5 file into a :class:`~npc_lake.schema.SessionBundle`.
+    """Read an NWB 2.x file (HDF5) or store (Zarr) into a :class:`~npc_lake.schema.SessionBundle`.
 
     Parameters
     ----------
     path
-        The NWB file: a local path or an ``s3://`` object (read in ranges, never downloaded whole).
+        The NWB file or ``.nwb.zarr`` store: a local path or ``s3://`` (read in ranges or by chunk, never
+        downloaded whole).
     session_id
         Lake session id to use instead of the one derived from the file.
     spike_batch_units
@@ -329,7 +360,8 @@ def read_nwb(path: str | os.PathLike[str], *, session_id: str | None = None,
     Raises
     ------
     SourceError
-        When the file does not exist, is not HDF5, is corrupt or truncated, is not NWB, or is NWB 1.x.
+        When the source does not exist, is neither HDF5 nor Zarr, is corrupt or truncated, is not NWB, or is
+        NWB 1.x.
     """
     return NwbSource(path, session_id=session_id, spike_batch_units=spike_batch_units).read()
 

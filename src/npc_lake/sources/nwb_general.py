@@ -1,7 +1,7 @@
 """NWB file-level metadata → the lake's ``sessions``, ``subjects``, ``devices`` and ``electrode_groups`` rows.
 
 Reads ``/``, ``/general``, ``/general/subject``, ``/general/devices`` and the ElectrodeGroups under
-``/general/extracellular_ephys`` with h5py. Empty strings become nulls; times are parsed from ISO 8601
+``/general/extracellular_ephys`` (HDF5 or Zarr). Empty strings become nulls; times are parsed from ISO 8601
 and converted to UTC.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import h5py
 import numpy as np
 import polars as pl
 
@@ -19,6 +18,9 @@ from npc_lake.sources.hdf5_tables import (
     as_text,
     as_text_list,
     decode,
+    is_dataset,
+    is_group,
+    is_reference,
     link_target_name,
     neurodata_type,
     read_raw,
@@ -55,19 +57,19 @@ def parse_time(value: str | None) -> tuple[datetime | None, int | None]:
 
 def _raw_text(node: Any, name: str) -> str | None:
     """Text of a dataset (not an attribute) under ``node``."""
-    child = node.get(name) if isinstance(node, h5py.Group) else None
-    return as_text(read_raw(node, name)) if isinstance(child, h5py.Dataset) else None
+    child = node.get(name) if is_group(node) else None
+    return as_text(read_raw(node, name)) if is_dataset(child) else None
 
 
 def root_metadata(file: Any) -> dict[str, Any]:
     """The ids and times needed before any table: identifier, session_id, subject_id, start time."""
     general = file.get("general")
-    general = general if isinstance(general, h5py.Group) else {}
+    general = general if is_group(general) else {}
     subject = general.get("subject") if general else None
     return {
         "identifier": _raw_text(file, "identifier"),
         "nwb_session_id": _raw_text(general, "session_id") if general else None,
-        "subject_id": _raw_text(subject, "subject_id") if isinstance(subject, h5py.Group) else None,
+        "subject_id": _raw_text(subject, "subject_id") if is_group(subject) else None,
         "session_start_text": _raw_text(file, "session_start_time"),
     }
 
@@ -88,13 +90,13 @@ def sessions_frame(file: Any, *, session_id: str, source_uri: str, subject_id: s
         "session_description": _raw_text(file, "session_description"),
     }
     for name in GENERAL_TEXT:
-        row[name] = _raw_text(general, name) if isinstance(general, h5py.Group) else None
+        row[name] = _raw_text(general, name) if is_group(general) else None
     for name in GENERAL_LISTS:
-        raw = read_raw(general, name) if isinstance(general, h5py.Group) and name in general else None
+        raw = read_raw(general, name) if is_group(general) and name in general else None
         row[name] = as_text_list(raw)
     extras = file.get("scratch/npc_lake_session")
     for name in ("rig", "task_version"):  # written by npc_lake's export: sessions fields NWB has no place for
-        value = read_raw(extras, name) if isinstance(extras, h5py.Group) and name in extras else None
+        value = read_raw(extras, name) if is_group(extras) and name in extras else None
         row[name] = as_text(value)
     row["epochs"] = epochs
     row["nwb_version"] = as_text(file.attrs.get("nwb_version"))
@@ -113,7 +115,7 @@ def sessions_frame(file: Any, *, session_id: str, source_uri: str, subject_id: s
 def subjects_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
     """The ``subjects`` row of an NWB file, or ``None`` without a subject or without a subject_id."""
     subject = file.get("general/subject")
-    if not isinstance(subject, h5py.Group):
+    if not is_group(subject):
         return None
     subject_id = _raw_text(subject, "subject_id")
     if subject_id is None:
@@ -131,11 +133,11 @@ def subjects_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
     schema: dict[str, Any] = {"session_id": pl.String, "subject_id": pl.String,
                               **{k: pl.String for k in SUBJECT_TEXT}, "date_of_birth": UTC_DATETIME}
     age = subject.get("age")
-    if isinstance(age, h5py.Dataset) and as_text(age.attrs.get("reference")):
+    if is_dataset(age) and as_text(age.attrs.get("reference")):
         row["age_reference"] = as_text(age.attrs.get("reference"))
         schema["age_reference"] = pl.String
     for name, child in subject.items():
-        if name in row or name in ("subject_id", "date_of_birth") or not isinstance(child, h5py.Dataset):
+        if name in row or name in ("subject_id", "date_of_birth") or not is_dataset(child):
             continue
         value = as_text(read_raw(subject, name))
         if value is not None and child.ndim == 0:
@@ -147,7 +149,7 @@ def _extra_attrs(node: Any, taken: set[str]) -> dict[str, str]:
     """Scalar text attributes of ``node`` beyond HDMF bookkeeping and ``taken``."""
     out: dict[str, str] = {}
     for key, value in node.attrs.items():
-        if key in BOOKKEEPING_ATTRS or key in taken or isinstance(value, h5py.Reference):
+        if key in BOOKKEEPING_ATTRS or key in taken or is_reference(value):
             continue
         if isinstance(value, np.ndarray) and value.size > 1:
             continue
@@ -160,18 +162,18 @@ def _extra_attrs(node: Any, taken: set[str]) -> dict[str, str]:
 def devices_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
     """One ``devices`` row per group in ``/general/devices`` (None when there are none)."""
     devices = file.get("general/devices")
-    if not isinstance(devices, h5py.Group):
+    if not is_group(devices):
         return None
     rows: list[dict[str, Any]] = []
     for name in devices:
         node = devices.get(name)
-        if not isinstance(node, h5py.Group) or neurodata_type(node) is None:  # e.g. the 2.9 'models' group
+        if not is_group(node) or neurodata_type(node) is None:  # e.g. the 2.9 'models' group
             continue
         row: dict[str, Any] = {"session_id": session_id, "device_name": name}
         for key in DEVICE_FIELDS:
             row[key] = text(node, key)
         model = node.get("model")
-        if isinstance(model, h5py.Group):  # NWB 2.9: a link to a DeviceModel, whose name is the model name
+        if is_group(model):  # NWB 2.9: a link to a DeviceModel, whose name is the model name
             row["model_name"] = row["model_name"] or link_target_name(node, "model")
             row["manufacturer"] = row["manufacturer"] or text(model, "manufacturer")
             row["model_number"] = row["model_number"] or text(model, "model_number")
@@ -183,12 +185,12 @@ def devices_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
 def electrode_groups_frame(file: Any, *, session_id: str) -> pl.DataFrame | None:
     """One ``electrode_groups`` row per ElectrodeGroup in ``/general/extracellular_ephys``."""
     ecephys = file.get("general/extracellular_ephys")
-    if not isinstance(ecephys, h5py.Group):
+    if not is_group(ecephys):
         return None
     rows: list[dict[str, Any]] = []
     for name in ecephys:
         node = ecephys.get(name)
-        if not isinstance(node, h5py.Group) or name == "electrodes":
+        if not is_group(node) or name == "electrodes":
             continue
         if neurodata_type(node) != "ElectrodeGroup" and "device" not in node and "device" not in node.attrs:
             continue
@@ -200,7 +202,7 @@ def electrode_groups_frame(file: Any, *, session_id: str) -> pl.DataFrame | None
             "position_x": None, "position_y": None, "position_z": None,
         }
         position = node.get("position")
-        if isinstance(position, h5py.Dataset) and position.dtype.names:
+        if is_dataset(position) and position.dtype.names:
             value = np.asarray(position[()]).ravel()
             if value.size:
                 for axis, field_name in zip("xyz", position.dtype.names, strict=False):

@@ -1,4 +1,4 @@
-"""NWB time series → the lake's ``events``, ``timeseries`` and ``recordings`` tables (h5py only).
+"""NWB time series → the lake's ``events``, ``timeseries`` and ``recordings`` tables (HDF5 or Zarr).
 
 Every group under ``/acquisition``, ``/processing/<module>`` and ``/events`` is visited:
 
@@ -18,7 +18,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 import polars as pl
 
@@ -26,7 +25,10 @@ from npc_lake.schema.conventions import EVENTS_WITHOUT_VALUES
 from npc_lake.sources.hdf5_tables import (
     as_text,
     decode,
+    external_link,
+    is_dataset,
     is_dynamic_table,
+    is_group,
     map_region,
     neurodata_type,
     read_table,
@@ -73,7 +75,7 @@ class SeriesTables:
 
 def is_series(node: Any) -> bool:
     """Whether a group is laid out as a TimeSeries (``data`` plus ``timestamps`` or ``starting_time``)."""
-    return (isinstance(node, h5py.Group) and "data" in node
+    return (is_group(node) and "data" in node
             and ("timestamps" in node or "starting_time" in node))
 
 
@@ -82,7 +84,7 @@ def walk(file: Any) -> list[Found]:
     found: list[Found] = []
     for root in SERIES_ROOTS:
         group = file.get(root)
-        if isinstance(group, h5py.Group):
+        if is_group(group):
             _walk(group, found, behavioral_events=False, in_lfp=False)
     return found
 
@@ -94,7 +96,7 @@ def _walk(group: Any, found: list[Found], *, behavioral_events: bool, in_lfp: bo
         if child is None:
             warn(f"{group.file.filename}: {group.name}/{name} is a broken link; skipped")
             continue
-        if not isinstance(child, h5py.Group):
+        if not is_group(child):
             continue
         kind = neurodata_type(child)
         item = _classify(child, kind, behavioral_events=behavioral_events)
@@ -139,7 +141,7 @@ def unique_names(items: list[Found]) -> list[str]:
 def series_times(node: Any, n: int) -> np.ndarray:
     """Sample times of a series: its timestamps, else ``starting_time + i / rate``."""
     stamps = node.get("timestamps")
-    if isinstance(stamps, h5py.Dataset):
+    if is_dataset(stamps):
         return np.asarray(stamps[()], dtype=np.float64).ravel()
     start = node["starting_time"]
     rate = float(decode(start.attrs.get("rate", np.nan)))
@@ -161,12 +163,12 @@ def scaled(data_ds: Any, data: np.ndarray) -> np.ndarray:
 def _event_series_frame(item: Found, name: str) -> pl.DataFrame:
     node = item.node
     data_ds = node.get("data")
-    n = int(data_ds.shape[0]) if isinstance(data_ds, h5py.Dataset) and data_ds.shape else 0
+    n = int(data_ds.shape[0]) if is_dataset(data_ds) and data_ds.shape else 0
     times = series_times(node, n)
     value: np.ndarray | None = None
     label: list[str | None] | None = None
     placeholder = as_text(node.attrs.get("comments")) == EVENTS_WITHOUT_VALUES
-    if isinstance(data_ds, h5py.Dataset) and data_ds.dtype.kind in "biuf" and data_ds.ndim == 1 and not placeholder:
+    if is_dataset(data_ds) and data_ds.dtype.kind in "biuf" and data_ds.ndim == 1 and not placeholder:
         raw = np.asarray(data_ds[()])
         if len(raw) == len(times):
             value = scaled(data_ds, raw)
@@ -213,7 +215,7 @@ def _ttl_values(node: Any) -> np.ndarray | None:
     region = node["ttl_type"]
     target = ref_path(node.file, region.attrs.get("table"))
     types = node.file.get(target) if target else None
-    if not isinstance(types, h5py.Group) or "pulse_value" not in types:
+    if not is_group(types) or "pulse_value" not in types:
         return None
     pulse = np.asarray(types["pulse_value"][()], dtype=np.float64)
     rows = np.asarray(region[()], dtype=np.int64)
@@ -251,13 +253,14 @@ def samples_uri(node: Any, default: str) -> str:
     """The file holding the samples of series ``node``: the target of an external link of its ``data``
     (absolute; a relative link is taken relative to the linking file's folder, as HDF5 does), else ``default``.
     """
-    link = node.get("data", getlink=True)
-    if not isinstance(link, h5py.ExternalLink):
+    link = external_link(node, "data")
+    if link is None:
         return default
+    filename, path = link
     folder = os.path.dirname(os.path.abspath(node.file.filename))
-    target = os.path.normpath(os.path.join(folder, link.filename))
-    if link.path.rstrip("/") != f"{node.name}/data":
-        warn(f"{node.file.filename}: {node.name}/data links to {target}:{link.path}, not to the same path; "
+    target = os.path.normpath(os.path.join(folder, filename))
+    if path.rstrip("/") != f"{node.name}/data":
+        warn(f"{node.file.filename}: {node.name}/data links to {target}:{path}, not to the same path; "
              "recordings.nwb_path names the series, not its samples")
     return target
 
@@ -270,19 +273,19 @@ def _recording_row(item: Found, name: str, data_uri: str,
     start = node.get("starting_time")
     stamps = node.get("timestamps")
     first: float | None = None
-    if isinstance(start, h5py.Dataset):
+    if is_dataset(start):
         first = float(decode(start[()]))
-    elif isinstance(stamps, h5py.Dataset) and stamps.shape and stamps.shape[0]:
+    elif is_dataset(stamps) and stamps.shape and stamps.shape[0]:
         first = float(stamps[0])
     electrodes: list[int] | None = None
     region = node.get("electrodes")
-    if isinstance(region, h5py.Dataset):
+    if is_dataset(region):
         electrodes = map_region(region, np.asarray(region[()]).ravel(), region_ids).astype(np.int64).tolist()
     kind = "lfp" if item.in_lfp else "raw"
     return {
         "recording_name": name, "nwb_path": item.path, "neurodata_type": neurodata_type(node), "kind": kind,
         "data_uri": data_uri,
-        "rate": float(decode(start.attrs["rate"])) if isinstance(start, h5py.Dataset) else float("nan"),
+        "rate": float(decode(start.attrs["rate"])) if is_dataset(start) else float("nan"),
         "starting_time": first, "n_samples": int(data.shape[0]) if data.shape else 0,
         "n_channels": int(data.shape[1]) if len(data.shape) > 1 else 1, "electrode_ids": electrodes,
         "unit": as_text(data.attrs.get("unit")), "conversion": float(decode(data.attrs.get("conversion", 1.0))),
@@ -304,7 +307,7 @@ def read_series_tables(file: Any, *, data_uri: str, region_ids: dict[str, np.nda
     Parameters
     ----------
     file
-        An open h5py file.
+        An open NWB file (h5py or Zarr).
     data_uri
         Where the samples of the file's ElectricalSeries live (the file's own URI).
     region_ids

@@ -1,6 +1,7 @@
 """NWB DynamicTables → lake frames: electrodes, units, trials, epochs, intervals; casting to declared dtypes.
 
-Everything here works on an open h5py file; :mod:`npc_lake.sources.nwb` opens, validates and assembles.
+Everything here works on an open NWB file (h5py, or the Zarr view of :mod:`npc_lake.sources.zarr_tree`);
+:mod:`npc_lake.sources.nwb` opens, validates and assembles.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -24,10 +24,13 @@ from npc_lake.sources.hdf5_tables import (
     UnsupportedColumnError,
     as_text,
     column_array,
+    is_dataset,
     is_dynamic_table,
+    is_group,
     nest,
     neurodata_type,
     read_table,
+    reference_kind,
     warn,
 )
 
@@ -93,7 +96,7 @@ def electrodes_frame(file: Any) -> tuple[TableData, pl.DataFrame, dict[str, str]
     data = read_table(group, ref_columns=("group",))
     frame = data.frame
     renames = {"id": "electrode_id"}
-    group_is_ref = isinstance(group.get("group"), h5py.Dataset) and h5py.check_ref_dtype(group["group"].dtype)
+    group_is_ref = is_dataset(group.get("group")) and reference_kind(group["group"]) is not None
     if "group_name" in frame.columns:
         renames["group_name"] = "electrode_group_name"
         if group_is_ref and "group" in frame.columns:
@@ -106,7 +109,7 @@ def electrodes_frame(file: Any) -> tuple[TableData, pl.DataFrame, dict[str, str]
 def _waveform(group: Any, name: str) -> pa.Array:
     """A waveform column as samples × channels per unit (a (units, samples) dataset gives samples × 1)."""
     ds = group[name]
-    if isinstance(group.get(f"{name}_index"), h5py.Dataset):
+    if is_dataset(group.get(f"{name}_index")):
         return column_array(group, name)
     data = np.asarray(ds[()], dtype=np.float64)
     if data.ndim == 1:
@@ -153,7 +156,7 @@ def units_frame(file: Any, *, session_id: str, region_ids: dict[str, np.ndarray]
             renames["electrode_group"] = "electrode_group_name"
             frame = frame.rename({"electrode_group": "electrode_group_name"})
     for name in UNITS_WAVEFORMS:
-        if not isinstance(group.get(name), h5py.Dataset):
+        if not is_dataset(group.get(name)):
             continue
         try:
             wave = _waveform(group, name)
@@ -167,14 +170,14 @@ def units_frame(file: Any, *, session_id: str, region_ids: dict[str, np.ndarray]
         description = as_text(group[name].attrs.get("description"))
         if description is not None:
             data.column_descriptions[name] = description
-    has_spikes = isinstance(group.get("spike_times"), h5py.Dataset) and "spike_times_index" in group
+    has_spikes = is_dataset(group.get("spike_times")) and "spike_times_index" in group
     has_amplitudes = False
     if has_spikes:
         ends = np.asarray(group["spike_times_index"][()], dtype=np.int64)
         frame = frame.with_columns(pl.Series("num_spikes", np.diff(ends, prepend=0), dtype=pl.Int64))
         amps = group.get("spike_amplitudes")
-        has_amplitudes = isinstance(amps, h5py.Dataset) and amps.shape == group["spike_times"].shape
-        if isinstance(amps, h5py.Dataset) and not has_amplitudes:
+        has_amplitudes = is_dataset(amps) and amps.shape == group["spike_times"].shape
+        if is_dataset(amps) and not has_amplitudes:
             warn(f"{uri}: /units/spike_amplitudes does not match spike_times in length; amplitudes not read")
     unit_ids = frame["unit_id"].cast(pl.String).to_list()
     return UnitsRead(data, frame, renames, unit_ids, has_spikes, has_amplitudes)
@@ -184,7 +187,7 @@ def time_intervals(file: Any, extra_groups: list[Any]) -> list[Any]:
     """TimeIntervals groups under ``/intervals`` (any name) plus those found elsewhere."""
     intervals = file.get("intervals")
     found: list[Any] = []
-    if isinstance(intervals, h5py.Group):
+    if is_group(intervals):
         for name in intervals:
             node = intervals.get(name)
             if not is_dynamic_table(node):

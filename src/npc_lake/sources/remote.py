@@ -39,6 +39,11 @@ def _path(uri: str) -> str:
     return uri.split("://", 1)[1]
 
 
+def s3_location(uri: str) -> tuple[pafs.S3FileSystem, str]:
+    """The S3 filesystem (from the ``AWS_*`` variables) and the ``bucket/key`` path of ``uri``."""
+    return _filesystem(), _path(uri).rstrip("/")
+
+
 def _reason(exc: BaseException) -> str:
     """An error's message without anything that could carry a credential (query strings, headers)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -62,28 +67,56 @@ def remote_info(uri: str) -> pafs.FileInfo:
     return info
 
 
+def _list(uri: str, base: str) -> list[pafs.FileInfo]:
+    try:
+        return list(_filesystem().get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True)))
+    except OSError as exc:
+        raise SourceError(uri, f"cannot list objects: {_reason(exc)}") from None
+
+
+def is_remote_zarr(uri: str) -> bool:
+    """Whether ``uri`` is the prefix of a Zarr store (it holds a ``.zgroup`` object) rather than an object."""
+    try:
+        info = _filesystem().get_file_info(f"{_path(uri).rstrip('/')}/.zgroup")
+    except OSError as exc:
+        raise SourceError(uri, f"cannot reach the store: {_reason(exc)}") from None
+    return bool(info.type == pafs.FileType.File)
+
+
 def remote_digest(uri: str) -> str:
     """blake2b digest of an S3 object's identity: its URI, size and modification time (not its bytes,
-    which would mean downloading it)."""
+    which would mean downloading it). For a Zarr store, the same of every object under its prefix."""
+    if is_remote_zarr(uri):
+        digest = hashlib.blake2b(uri.encode(), digest_size=20)
+        for info in sorted(_list(uri, _path(uri).rstrip("/")), key=lambda i: i.path):
+            if info.type == pafs.FileType.File:
+                digest.update(f"\n{info.path}\0{info.size}\0{info.mtime_ns or 0}".encode())
+        return digest.hexdigest()
     info = remote_info(uri)
     mtime = info.mtime_ns if info.mtime_ns is not None else 0
     return hashlib.blake2b(f"{uri}\0{info.size}\0{mtime}".encode(), digest_size=20).hexdigest()
 
 
 def expand_remote(pattern: str) -> list[str]:
-    """The objects an ``s3://bucket/prefix/*.nwb`` pattern names (the pattern itself when it has no
-    wildcard), sorted."""
+    """The objects and Zarr stores an ``s3://bucket/prefix/*.nwb`` (or ``*.nwb.zarr``) pattern names (the
+    pattern itself when it has no wildcard), sorted."""
     if not any(ch in pattern for ch in "*?["):
         return [pattern]
     scheme = pattern.split("://", 1)[0]
-    path = _path(pattern)
+    path = _path(pattern).rstrip("/")
     base = path[: min(path.index(ch) for ch in "*?[" if ch in path)].rsplit("/", 1)[0]
-    try:
-        infos = _filesystem().get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    except OSError as exc:
-        raise SourceError(pattern, f"cannot list objects: {_reason(exc)}") from None
-    matches = [info.path for info in infos if info.type == pafs.FileType.File and fnmatch.fnmatchcase(info.path, path)]
-    return [f"{scheme}://{m}" for m in sorted(matches)]
+    matches: set[str] = set()
+    for info in _list(pattern, base):
+        if info.type != pafs.FileType.File:
+            continue
+        if fnmatch.fnmatchcase(info.path, path):
+            matches.add(info.path)
+        elif posixpath.basename(info.path) == ".zgroup":  # a group of a Zarr store: the store may match
+            store = posixpath.dirname(info.path)
+            if fnmatch.fnmatchcase(store, path):
+                matches.add(store)
+    nested = {m for m in matches if any(m.startswith(f"{other}/") for other in matches)}  # inside a store
+    return [f"{scheme}://{m}" for m in sorted(matches - nested)]
 
 
 class RangeReader(io.RawIOBase):
