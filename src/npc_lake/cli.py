@@ -53,12 +53,14 @@ def main() -> None:
 @click.option("--replace", is_flag=True,
               help="Let a file replace a session ingested from another file with another NWB identifier.")
 @click.option("--source", "source_format", type=click.Choice(["auto", "nwb", "dr-raw"]), default="auto",
-              show_default=True, help="What SOURCES are; auto: folders are raw DR sessions, files are NWB.")
+              show_default=True,
+              help="What SOURCES are; auto: files and Zarr stores (.nwb.zarr) are NWB, other folders raw DR sessions.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Sources read and checked at once, in separate processes (writes still go one at a time).")
 def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool, replace: bool,
            source_format: str, jobs: int) -> None:
-    """Ingest SOURCES (NWB files or raw DR session folders) into the lake; unchanged sessions are skipped.
+    """Ingest SOURCES (NWB files, .nwb.zarr stores or raw DR session folders) into the lake; unchanged
+    sessions are skipped.
 
     Each source's session replaces that session's rows only. A source that cannot be read is reported and
     leaves the lake as it was; the command then exits with status 1 after trying the others. Parts of a

@@ -22,6 +22,8 @@ from npc_lake.sources.zarr_tree import UnsafePickleError, open_zarr, safe_unpick
 from npc_lake.testing import write_synthetic_nwb
 from npc_lake.testing.nwb_zarr import write_nwb_zarr
 
+from conftest import REALDATA
+
 PROVENANCE = ("source_uri", "source_hash")
 
 
@@ -33,15 +35,15 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return h5, write_nwb_zarr(h5, folder / f"{h5.stem}.nwb.zarr")
 
 
-def rows(lake: Lake, name: str) -> pl.DataFrame:
+def rows(lake: Lake, name: str, *, ignore: tuple[str, ...] = PROVENANCE) -> pl.DataFrame:
     frame = lake.scan(name).collect()
-    frame = frame.drop([c for c in PROVENANCE if c in frame.columns])
+    frame = frame.drop([c for c in ignore if c in frame.columns])
     return frame.sort(frame.columns) if frame.height else frame
 
 
-def assert_same_lakes(a: Lake, b: Lake) -> None:
+def assert_same_lakes(a: Lake, b: Lake, *, ignore: tuple[str, ...] = PROVENANCE) -> None:
     for name in SESSION_TABLES:
-        left, right = rows(a, name), rows(b, name)
+        left, right = rows(a, name, ignore=ignore), rows(b, name, ignore=ignore)
         assert left.schema == right.schema, name
         assert left.equals(right, null_equal=True), name
 
@@ -139,3 +141,17 @@ def test_zarr_stores_on_s3_ingest_like_local_ones(s3_env, pair: tuple[Path, Path
     assert result.exit_code == 0, result.output
     assert_same_lakes(local, remote)
     assert ingest(f"{prefix}/{store.name}", lake=remote).status == "unchanged"
+
+
+@pytest.mark.realdata
+def test_a_real_session_converted_to_zarr_ingests_to_the_same_rows(tmp_path: Path) -> None:
+    """The Janelia session of hdmf-zarr's own tests (units with waveforms, optogenetics trials)."""
+    source = REALDATA / "nwb" / "hdmf-zarr" / "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"
+    if not source.is_file():
+        pytest.skip(f"real data absent: {source}")
+    store = write_nwb_zarr(source, tmp_path / "real.nwb.zarr")
+    from_h5, from_zarr = Lake.open(tmp_path / "h5"), Lake.open(tmp_path / "zarr")
+    ingest(source, lake=from_h5)
+    ingest(store, lake=from_zarr)
+    assert_same_lakes(from_h5, from_zarr, ignore=(*PROVENANCE, "nwb_version"))  # export writes the newest 2.x
+    assert rows(from_zarr, "spike_times").height == 34_057 and rows(from_zarr, "trials").height == 412

@@ -172,9 +172,11 @@ class ZarrDataset(_Node):
         zarr_dtype = self._zarr_dtype
         if self.dtype.kind in "SU":
             return True
-        if self.dtype != np.dtype(object) or (self._pickled and zarr_dtype != "scalar"):
+        if self.dtype != np.dtype(object) or self.holds_references or isinstance(zarr_dtype, list):
             return False
-        return zarr_dtype in TEXT_DTYPES or zarr_dtype == "scalar" or zarr_dtype is None
+        if zarr_dtype in TEXT_DTYPES:
+            return True
+        return zarr_dtype in ("scalar", None) and not self._pickled  # an unpickled object scalar is text
 
     @property
     def holds_references(self) -> bool:
