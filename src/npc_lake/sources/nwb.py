@@ -42,7 +42,7 @@ import h5py
 import numpy as np
 import polars as pl
 
-from npc_lake.errors import InvalidIdError, SourceError
+from npc_lake.errors import InvalidIdError, SourceError, storage_reason
 from npc_lake.schema import SessionBundle, SpikeBatches
 from npc_lake.schema.bundle import no_spikes
 from npc_lake.schema.ids import derive_session_id, validate_id
@@ -74,7 +74,8 @@ def guard(uri: str, doing: str = "reading") -> Iterator[None]:
         if not _is_read_error(exc):
             raise
         kind = "Zarr" if is_zarr(uri) else "HDF5"
-        raise SourceError(uri, f"{kind} error while {doing} (corrupt or truncated file?): {exc}") from exc
+        reason = storage_reason(exc) if is_remote(uri) else str(exc)  # one line, no credentials
+        raise SourceError(uri, f"{kind} error while {doing} (corrupt or truncated file?): {reason}") from exc
 
 
 def _signature_in(handle: Any) -> bool:
