@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from npc_lake.schema import SessionBundle
+from npc_lake.testing import write_synthetic_nwb
 
 REALDATA = Path(os.environ.get("NPC_LAKE_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
 
@@ -95,3 +96,17 @@ def s3_env(s3_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyp
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
     return s3_server
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[Path]]:
+    """(10 good NWB files, 2 corrupt ones): 12 sessions of 20 units x 90 s."""
+    folder = tmp_path_factory.mktemp("corpus")
+    files = write_synthetic_nwb(folder, n_sessions=12, n_units=20, duration_s=90.0, seed=3)
+    corrupt = []
+    for path in files[-2:]:
+        bad = path.with_name(f"truncated_{path.name}")
+        bad.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+        path.unlink()
+        corrupt.append(bad)
+    return files[:-2], corrupt

@@ -56,21 +56,65 @@ def main() -> None:
               show_default=True,
               help="What SOURCES are; auto: files and Zarr stores (.nwb.zarr) are NWB, other folders raw DR sessions.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Sources read and checked at once, in separate processes (writes still go one at a time).")
+              help="Sources ingested at once: processes of the pool, or Dask workers of a LocalCluster.")
+@click.option("--executor", type=click.Choice(["inprocess", "process", "dask"]), default=None,
+              help="Where jobs run [default: inprocess for --jobs 1, else process].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler to use (tcp://host:8786) with --executor dask; without it a LocalCluster.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Attempts per source when an error is transient (throttling, a lost worker).")
 def ingest(sources: tuple[str, ...], lake: str | None, force: bool, sort_spikes: bool, replace: bool,
-           source_format: str, jobs: int) -> None:
-    """Ingest SOURCES (NWB files, .nwb.zarr stores or raw DR session folders) into the lake; unchanged
-    sessions are skipped.
+           source_format: str, jobs: int, executor: str | None, scheduler: str | None, max_attempts: int) -> None:
+    """Ingest SOURCES (NWB files, .nwb.zarr stores, raw DR session folders, or .txt files listing them) into
+    the lake; unchanged sessions are skipped.
 
-    Each source's session replaces that session's rows only. A source that cannot be read is reported and
-    leaves the lake as it was; the command then exits with status 1 after trying the others. Parts of a
-    raw folder that cannot be used are left out and listed (and kept in the ingest log).
+    Each source is one job: it replaces that session's rows only, and its attempts and outcome are
+    recorded (see `npc-lake status`). A source that cannot be read is reported and leaves the lake as it
+    was; transient errors are retried with back-off. The command exits with status 1 if any source
+    failed, after trying the others, and prints a summary table.
     """
     from npc_lake.ui import ingest_with_progress
 
+    if scheduler is not None and executor is None:
+        executor = "dask"
     failures = ingest_with_progress(list(sources), lake=lake, force=force, sort_spikes=sort_spikes,
-                                    replace=replace, source_format=source_format, jobs=jobs)
+                                    replace=replace, source_format=source_format, jobs=jobs, executor=executor,
+                                    scheduler=scheduler, max_attempts=max_attempts)
     if failures:
+        sys.exit(1)
+
+
+@main.command("run-job")
+@click.argument("job_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lake", "lake", default=None, metavar="DIR_OR_URI", help="Use this lake instead of the file's.")
+def run_job(job_file: Path, lake: str | None) -> None:
+    """Run the ingest JOB_FILE describes (an etl/*.toml: sources, lake, executor); exit 1 if a source failed."""
+    from npc_lake.distributed.jobfile import load_job_file
+    from npc_lake.ui import ingest_with_progress
+
+    job = load_job_file(job_file)
+    failures = ingest_with_progress(job.sources, lake=lake or job.lake, force=job.force, sort_spikes=job.sort_spikes,
+                                    replace=job.replace, source_format=job.source_format, jobs=job.workers,
+                                    executor=job.executor, scheduler=job.scheduler, max_attempts=job.max_attempts)
+    if failures:
+        sys.exit(1)
+    if job.tag:
+        from npc_lake.lake.snapshots import create_tag
+
+        create_tag(job.tag, lake=lake or job.lake, message=job.description)
+        click.echo(f"tagged the snapshot {job.tag}")
+
+
+@main.command()
+@lake_option
+@click.option("--failed", "failed_only", is_flag=True, help="Only the sources whose latest attempt failed.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def status(lake: str | None, failed_only: bool, fmt: str) -> None:
+    """Where every source stands: ok, unchanged, failed (why) or running (where, since when); exit 1 if any
+    source failed."""
+    from npc_lake.ui import print_status
+
+    if print_status(lake=lake, failed_only=failed_only, fmt=fmt):
         sys.exit(1)
 
 

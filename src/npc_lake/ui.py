@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rich.console import Console
@@ -17,68 +16,93 @@ from rich.table import Table as RichTable
 
 from npc_lake.errors import NpcLakeError, plain_message
 
+if TYPE_CHECKING:
+    from npc_lake.distributed.jobs import JobResult
+
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _ingest_one(source: str, lake_uri: str, options: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """Ingest one source (in a worker process): (source, summary, error message)."""
-    from npc_lake.pipeline import ingest
-
-    try:
-        return source, ingest(source, lake=lake_uri, **options).summary(), None
-    except NpcLakeError as exc:
-        return source, None, plain_message(exc)
-
-
 def ingest_with_progress(sources: list[str], *, lake: str | None, force: bool = False,
                          sort_spikes: bool = False, replace: bool = False, source_format: str = "auto",
-                         jobs: int = 1) -> list[tuple[str, str]]:
-    """Ingest ``sources`` with a progress bar and one line per source, ``jobs`` at a time.
+                         jobs: int = 1, executor: str | None = None, scheduler: str | None = None,
+                         max_attempts: int = 3) -> list[JobResult]:
+    """Ingest ``sources`` on an executor with a live progress bar, one line per source and a summary table.
+
+    ``executor`` defaults to ``"inprocess"`` for one job at a time and ``"process"`` for more.
 
     Returns
     -------
-    list of (source, error message)
-        The sources that failed; the others are in the lake.
+    list of JobResult
+        The sources that failed (the others are in the lake).
     """
+    from npc_lake.distributed.executors import make_executor
+    from npc_lake.distributed.run import expand_sources, ingest_sources
     from npc_lake.lake import Lake
-    from npc_lake.sources.remote import expand_remote, is_remote
 
     handle = Lake.open(lake)
     try:
-        sources = [uri for source in sources for uri in (expand_remote(source) if is_remote(source) else [source])]
+        sources = expand_sources(sources)
     except NpcLakeError as exc:
         err_console.print(f"[red]failed[/] {escape(plain_message(exc))}")
-        return [(source, plain_message(exc)) for source in sources]
-    options = {"force": force, "sort_spikes": sort_spikes, "replace": replace, "source_format": source_format}
-    failures: list[tuple[str, str]] = []
+        raise SystemExit(1) from None
+    runner = make_executor(executor or ("inprocess" if jobs == 1 else "process"), workers=jobs, scheduler=scheduler)
+    results: list[JobResult] = []
+    started = time.monotonic()
     columns = (TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("", total=len(sources))
 
-        def report(source: str, summary: str | None, error: str | None) -> None:
-            if error is not None:
-                failures.append((source, error))
-                progress.console.print(f"[red]failed[/] {escape(error)}")
-            else:
-                progress.console.print(escape(summary or ""))
-            progress.advance(task)
+        def describe() -> str:
+            failed = sum(r.failed for r in results)
+            running = min(runner.workers, len(sources) - len(results))
+            rate = sum(r.spike_rows for r in results) / max(time.monotonic() - started, 1e-9)
+            return f"{len(results) - failed} done, {failed} failed, {running} running, {rate / 1e6:,.2f} M spikes/s"
 
-        if jobs == 1 or len(sources) == 1:
-            for source in sources:
-                progress.update(task, description=Path(source).name)
-                report(*_ingest_one(source, handle.uri, options))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_ingest_one, source, handle.uri, options) for source in sources]
-                progress.update(task, description=f"{jobs} at a time")
-                for future in as_completed(futures):
-                    report(*future.result())
-    ok = len(sources) - len(failures)
-    err_console.print(f"{ok} of {len(sources)} sources ingested into {handle.uri}"
+        def report(result: JobResult) -> None:
+            results.append(result)
+            if result.failed:
+                progress.console.print(f"[red]failed[/] {escape(result.error_message or '')}")
+            else:
+                progress.console.print(escape(result.summary or ""))
+            progress.update(task, advance=1, description=describe())
+
+        progress.update(task, description=describe())
+        with runner:
+            ingest_sources(sources, lake=handle.uri, executor=runner, max_attempts=max_attempts, on_result=report,
+                           force=force, sort_spikes=sort_spikes, replace=replace, source_format=source_format)
+    print_results(results)
+    failures = [r for r in results if r.failed]
+    err_console.print(f"{len(results) - len(failures)} of {len(sources)} sources ingested into {handle.uri}"
                       + (f"; {len(failures)} failed" if failures else ""))
     return failures
+
+
+def print_results(results: list[JobResult]) -> None:
+    """A table of how each job ended (on stderr, after the progress bar)."""
+    if len(results) < 2:
+        return
+    out = RichTable(title="ingest summary")
+    for column in ("source", "session", "status", "attempts", "seconds", "worker", "reason"):
+        out.add_column(column, justify="right" if column in ("attempts", "seconds") else "left")
+    for r in sorted(results, key=lambda r: r.source_uri):
+        status = f"[red]{r.status}[/]" if r.failed else r.status
+        out.add_row(escape(Path(r.source_uri).name), r.session_id or "", status, str(r.attempt),
+                    f"{r.duration_s:.1f}", escape(r.worker), escape(r.error_message or ""))
+    err_console.print(out)
+
+
+def print_status(*, lake: str | None, failed_only: bool = False, fmt: str = "table") -> int:
+    """Print every source's latest state (``fmt``: table, csv or json); returns how many failed."""
+    from npc_lake.distributed.status import ingest_status
+
+    frame = ingest_status(lake)
+    failed = int((frame["status"] == "failed").sum()) if frame.height else 0
+    if failed_only:
+        frame = frame.filter(pl.col("status") == "failed")
+    write_frame(frame, fmt=fmt)
+    return failed
 
 
 def _to_json_text(value: object) -> str:

@@ -8,7 +8,7 @@ derived from these declarations.
 from __future__ import annotations
 
 from npc_lake.errors import UnknownTableError
-from npc_lake.schema.bookkeeping import COLUMN_DESCRIPTIONS, INGEST_LOG, TAGS
+from npc_lake.schema.bookkeeping import COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS
 from npc_lake.schema.bundle import SessionBundle, SpikeBatches
 from npc_lake.schema.ephys import DEVICES, ELECTRODE_GROUPS, ELECTRODES, RECORDINGS, SPIKE_TIMES, UNITS
 from npc_lake.schema.model import Column, Table, format_dtype, parse_dtype
@@ -22,7 +22,7 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         SESSIONS, SUBJECTS, DEVICES, ELECTRODE_GROUPS, ELECTRODES, UNITS, SPIKE_TIMES, TRIALS, EPOCHS,
-        INTERVALS, EVENTS, TIMESERIES, RECORDINGS, COLUMN_DESCRIPTIONS, INGEST_LOG, TAGS,
+        INTERVALS, EVENTS, TIMESERIES, RECORDINGS, COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS,
     )
 }
 

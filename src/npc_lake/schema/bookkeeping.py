@@ -77,3 +77,35 @@ TAGS = Table(
         Column("created_by", "str", "Who made it (user@host)."),
     ),
 )
+
+INGEST_RUNS = Table(
+    name="ingest_runs",
+    description=(
+        "One row per attempt of an ingest job and one per outcome: a source 'started' on a worker, then "
+        "'ok' (written), 'unchanged' (nothing new) or 'failed' (with the error). A source that never got "
+        "a session id (a corrupt file) is recorded here too, which is why this is not the ingest log: that "
+        "one holds written sessions only and anchors snapshots."
+    ),
+    primary_key=("run_id", "source_uri", "attempt", "status"),
+    partition_by=(),
+    sort_by=("recorded_at",),
+    closed=True,
+    per_session=False,
+    columns=(
+        Column("run_id", "str", "The ingest command (or job file run) the attempt belongs to (a UUID4).",
+               required=True),
+        Column("source_uri", "str", "File, store or folder the job reads.", required=True),
+        Column("session_id", "str", "Session the source became (null until known, or if it never was)."),
+        Column("status", "str", "'started', 'ok', 'unchanged' or 'failed'.", required=True),
+        Column("attempt", "int32", "Attempt number within the run, from 1 (a retry or a lost worker adds one).",
+               required=True),
+        Column("error_class", "str", "Class of the error that failed the job (e.g. SourceError)."),
+        Column("error_message", "str", "Why the job failed, naming the file (credentials removed)."),
+        Column("transient", "bool", "Whether the error was one a retry may cure (throttling, a lost worker)."),
+        Column("duration_s", "float64", "Wall time of the attempt so far.", unit="s"),
+        Column("worker", "str", "Where the attempt ran: a Dask worker address, or host:pid."),
+        Column("ingest_id", "str", "The ingest_log row an 'ok' attempt wrote."),
+        Column("spike_rows", "int64", "spike_times rows the attempt wrote."),
+        Column("recorded_at", "datetime", "When the row was written, in UTC.", required=True),
+    ),
+)
