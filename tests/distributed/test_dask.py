@@ -59,6 +59,7 @@ def test_a_worker_killed_mid_ingest_is_retried_to_exactly_one_copy(tmp_path: Pat
     small = write_synthetic_nwb(tmp_path / "small", n_sessions=2, n_units=20, duration_s=60.0, seed=9,
                                 first_index=1)
     lake = Lake.open(tmp_path / "lake")
+    ingest_sources([str(small[0])], lake=lake.uri)  # the lake exists, so every attempt is recorded
     run_id = new_run_id()
     killed: list[str] = []
 
@@ -78,11 +79,11 @@ def test_a_worker_killed_mid_ingest_is_retried_to_exactly_one_copy(tmp_path: Pat
     with make_executor("dask", workers=2) as executor:
         watcher = threading.Thread(target=kill_the_big_one, args=(executor.client.run(os.getpid),), daemon=True)  # type: ignore[attr-defined]
         watcher.start()
-        results = ingest_sources([str(big), *map(str, small)], lake=lake.uri, executor=executor, run_id=run_id)
+        results = ingest_sources([str(big), str(small[1])], lake=lake.uri, executor=executor, run_id=run_id)
         watcher.join()
     assert killed, "the big session's job was never seen running"
     by_source = {r.source_uri: r for r in results}
-    assert all(r.status == "ok" for r in results) and len(results) == 3
+    assert all(r.status == "ok" for r in results) and len(results) == 2
     assert by_source[str(big)].attempt == 2 and by_source[str(big)].worker != killed[0]
     assert check_lake(lake).is_empty()
     counts = session_counts(lake)

@@ -29,6 +29,11 @@ def test_transient_errors_are_told_from_terminal_ones() -> None:
 def test_a_job_records_its_attempts_and_outcome(corpus: tuple[list[Path], list[Path]], tmp_path: Path) -> None:
     good, corrupt = corpus
     lake = Lake.open(tmp_path / "lake")
+    missing = run_job(job(tmp_path / "typo.nwb", lake, new_run_id()))
+    assert missing.failed and "no such file" in (missing.error_message or "")
+    assert lake.table_names() == []  # no lake is made only to record that nothing could be read
+    first = run_job(job(good[1], lake, new_run_id()))  # makes the lake: only the outcome is recorded
+    assert first.status == "ok" and lake.scan("ingest_runs").collect()["status"].to_list() == ["ok"]
     run_id = new_run_id()
     ok = run_job(job(good[0], lake, run_id))
     assert ok.status == "ok" and ok.attempt == 1 and ok.spike_rows > 0 and ok.ingest_id
@@ -45,7 +50,8 @@ def test_a_job_records_its_attempts_and_outcome(corpus: tuple[list[Path], list[P
     assert "truncated" in status[str(corrupt[0])]["error_message"]
 
 
-def test_a_transient_error_is_retried_then_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_error_is_retried_then_reported(corpus: tuple[list[Path], list[Path]], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A source on an S3 endpoint nobody listens on: unreachable, so retried, then failed as transient."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,7 +63,9 @@ def test_a_transient_error_is_retried_then_reported(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     lake = Lake.open(tmp_path / "lake")
+    run_job(job(corpus[0][0], lake, new_run_id()))  # an existing lake, where attempts are recorded
     result = run_job(job("s3://raw/session.nwb", lake, new_run_id(), max_attempts=3))
     assert result.failed and result.transient and result.attempt == 3
-    assert lake.scan("ingest_runs").collect()["status"].to_list().count("started") == 3
+    runs = lake.scan("ingest_runs").filter(run_id=result.run_id).collect()
+    assert runs["status"].to_list().count("started") == 3
     assert "npc-test-secret" not in (result.error_message or "")

@@ -48,7 +48,7 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
         if scheduler is None:
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         host="127.0.0.1", dashboard_address=None)
+                                         host="127.0.0.1", dashboard_address="127.0.0.1:0")  # any free port
             self._client = Client(self._cluster)
         else:
             self._client = Client(scheduler)

@@ -14,7 +14,7 @@ import re
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import polars as pl
@@ -64,6 +64,7 @@ class JobResult:
     transient: bool | None = None
     ingest_id: str | None = None
     spike_rows: int = 0
+    recorded: bool = False  # whether ingest_runs holds this outcome
 
     @property
     def failed(self) -> bool:
@@ -94,6 +95,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _lake_exists(job: IngestJob) -> bool:
+    from npc_lake.lake import Lake
+
+    return Lake.open(job.lake_uri).delta_table("ingest_log") is not None
+
+
 def _previous_attempts(job: IngestJob) -> int:
     """Attempts of ``job`` already started in this run (by a worker that was lost, say)."""
     from npc_lake.lake import Lake
@@ -107,26 +114,32 @@ def _previous_attempts(job: IngestJob) -> int:
             .select(pl.len()).collect().item())
 
 
-def record(job: IngestJob, *, status: str, attempt: int, worker: str, started: float,
-           result: JobResult | None = None) -> None:
-    """Append one row to ``ingest_runs``; a failure to record is reported on stderr, never raised."""
+def _row(result: JobResult, status: str) -> dict[str, object]:
+    done = status != "started"
+    return {
+        "run_id": result.run_id, "source_uri": result.source_uri, "status": status, "attempt": result.attempt,
+        "duration_s": result.duration_s, "worker": result.worker, "recorded_at": datetime.now(UTC),
+        "session_id": result.session_id, "error_class": result.error_class if done else None,
+        "error_message": result.error_message if done else None, "transient": result.transient if done else None,
+        "ingest_id": result.ingest_id if done else None, "spike_rows": result.spike_rows if done else None,
+    }
+
+
+def record_results(lake_uri: str, results: list[JobResult], *, status: str | None = None) -> bool:
+    """Append ``results`` to the lake's ``ingest_runs`` (as ``status``, default each result's own).
+
+    Returns whether they were recorded; a failure to record is reported on stderr, never raised.
+    """
     from npc_lake.lake import Lake
     from npc_lake.lake.write import append_rows
 
-    row = {
-        "run_id": job.run_id, "source_uri": job.source_uri, "status": status, "attempt": attempt,
-        "duration_s": time.monotonic() - started, "worker": worker, "recorded_at": datetime.now(UTC),
-        "session_id": result.session_id if result else None,
-        "error_class": result.error_class if result else None,
-        "error_message": result.error_message if result else None,
-        "transient": result.transient if result else None,
-        "ingest_id": result.ingest_id if result else None,
-        "spike_rows": result.spike_rows if result else None,
-    }
     try:
-        append_rows(Lake.open(job.lake_uri), "ingest_runs", pl.DataFrame([row]))
+        append_rows(Lake.open(lake_uri), "ingest_runs", pl.DataFrame([_row(r, status or r.status) for r in results]))
     except (NpcLakeError, OSError) as exc:
-        print(f"npc_lake: could not record {status} of {job.source_uri}: {plain_message(exc)}", flush=True)
+        what = ", ".join(r.source_uri for r in results)
+        print(f"npc_lake: could not record the attempts of {what}: {plain_message(exc)}", flush=True)
+        return False
+    return True
 
 
 def _attempt(job: IngestJob, attempt: int, worker: str, started: float) -> JobResult:
@@ -155,14 +168,20 @@ def run_job(job: IngestJob, *, worker: str | None = None) -> JobResult:
     Returns
     -------
     JobResult
-        Also recorded in the lake's ``ingest_runs`` table with every attempt's start.
+        Also recorded in the lake's ``ingest_runs`` table with every attempt's start, when the lake
+        exists: no lake is created only to record attempts that wrote nothing (the driver records such
+        outcomes once another job has made the lake, see :func:`~npc_lake.distributed.run.ingest_sources`).
     """
     worker = worker or local_worker_name()
     attempt = _previous_attempts(job)
     started = time.monotonic()
+    lake_exists = _lake_exists(job)  # no lake is created only to record that nothing could be read
     while True:
         attempt += 1
-        record(job, status="started", attempt=attempt, worker=worker, started=started)
+        if lake_exists:
+            record_results(job.lake_uri, [JobResult(source_uri=job.source_uri, run_id=job.run_id, status="started",
+                                                    attempt=attempt, duration_s=time.monotonic() - started,
+                                                    worker=worker)])
         try:
             result = _attempt(job, attempt, worker, started)
         except Exception as exc:  # a job reports every failure; it never takes the executor down
@@ -174,5 +193,6 @@ def run_job(job: IngestJob, *, worker: str | None = None) -> JobResult:
                                duration_s=time.monotonic() - started, worker=worker,
                                session_id=getattr(exc, "session_id", None), error_class=type(exc).__name__,
                                error_message=plain_message(exc) or type(exc).__name__, transient=transient)
-        record(job, status=result.status, attempt=attempt, worker=worker, started=started, result=result)
+        if lake_exists or result.status == "ok":
+            return replace(result, recorded=record_results(job.lake_uri, [result]))
         return result

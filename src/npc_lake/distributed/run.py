@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from npc_lake.distributed.executors import Executor, make_executor
-from npc_lake.distributed.jobs import IngestJob, JobResult, new_run_id
+from npc_lake.distributed.jobs import IngestJob, JobResult, new_run_id, record_results
 from npc_lake.errors import SourceError
+from npc_lake.lake import Lake
 
 #: A source naming a file with this suffix is a list of sources, one per line.
 SOURCE_LIST_SUFFIX = ".txt"
@@ -99,4 +100,7 @@ def ingest_sources(sources: Sequence[str], *, lake: str, executor: str | Executo
     finally:
         if owned:
             runner.close()
+    unrecorded = [r for r in results if not r.recorded]
+    if unrecorded and Lake.open(lake).delta_table("ingest_log") is not None:  # jobs that ran before the lake existed
+        record_results(lake, unrecorded)
     return results
