@@ -15,16 +15,20 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 
-def _ingest(files: list[Path], lake: str, executor: str, workers: int, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "npc_lake.cli", "ingest", *map(str, files), "--lake", lake,
-                    "--executor", executor, "--jobs", str(workers)], env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
+def _ingest(files: list[Path], lake: str, executor: str, workers: int, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds of one ingest command, and the peak RSS (MB) of its largest process (driver or worker)."""
+    script = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+              "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+              "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    command = [sys.executable, "-m", "npc_lake.cli", "ingest", *map(str, files), "--lake", lake,
+               "--executor", executor, "--jobs", str(workers)]
+    out = subprocess.run([sys.executable, "-c", script, *command], env=env, check=True, capture_output=True,
+                         text=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,17 +59,18 @@ def main(argv: list[str] | None = None) -> int:
             for executor in args.executors:
                 for workers in args.workers:
                     lake = f"{base}/{executor}-{workers}-{uuid.uuid4().hex[:8]}"
-                    seconds = _ingest(files, lake, executor, workers, env)
+                    seconds, peak_mb = _ingest(files, lake, executor, workers, env)
                     rows.append({"lake": where, "executor": executor, "workers": workers, "seconds": seconds,
-                                 "sessions_per_min": 60 * args.sessions / seconds})
+                                 "sessions_per_min": 60 * args.sessions / seconds, "peak_rss_mb": peak_mb})
     finally:
         if server is not None:
             server.stop()
     print(f"{args.sessions} sessions x {args.units} units x {args.duration_s:g} s; {os.cpu_count()} cores\n")
-    print("| lake | executor | workers | seconds | sessions / min |\n|---|---|---:|---:|---:|")
+    print("| lake | executor | workers | seconds | sessions / min | largest process peak RSS MB |\n"
+          "|---|---|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['lake']} | {row['executor']} | {row['workers']} | {row['seconds']:.1f} | "
-              f"{row['sessions_per_min']:.1f} |")
+              f"{row['sessions_per_min']:.1f} | {row['peak_rss_mb']:.0f} |")
     print(json.dumps(rows))
     return 0
 
