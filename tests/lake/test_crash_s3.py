@@ -51,16 +51,17 @@ def test_sigkill_anywhere_leaves_a_readable_consistent_lake(s3_env, tmp_path: Pa
     files = write_synthetic_nwb(tmp_path / "nwb", n_sessions=2, n_units=60, duration_s=240.0, seed=11)
     uri = f"s3://lake/{uuid.uuid4().hex}"
     env = {**os.environ, **s3_env.env, "NPC_LAKE_LOCK_TTL_S": "1"}  # a killed writer's lock is soon stale
+    subprocess.run(_ingest_command(files[0], uri), env=env, check=True)  # creates the tables
     started = time.monotonic()
-    subprocess.run(_ingest_command(files[0], uri), env=env, check=True)
+    subprocess.run(_ingest_command(files[1], uri), env=env, check=True)  # replaces the session, as the kills do
     whole = time.monotonic() - started  # imports, read, check, write: the kills fall anywhere in it
     rng = random.Random(20261125)
     lake = Lake.open(uri)
     killed_writing = cut_short = 0
     for kill in range(KILLS):
-        path = files[(kill + 1) % 2]
+        path = files[kill % 2]
         process = subprocess.Popen(_ingest_command(path, uri), env=env, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.35, 1.0) * whole)
+        time.sleep(rng.uniform(0.3, 0.95) * whole)
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed_writing += process.returncode == -signal.SIGKILL

@@ -13,6 +13,8 @@ import polars as pl
 
 from npc_lake.lake.log import IngestRecord
 from npc_lake.lake.store import Lake
+from npc_lake.lake.write import EMPTY_PARTITION_DIGEST as EMPTY
+from npc_lake.lake.write import partition_file_digests
 from npc_lake.schema import SESSION_TABLES, TABLES
 
 #: Tables compaction leaves alone (see the module docstring).
@@ -27,10 +29,11 @@ def _problems(rows: Iterable[tuple[str, str, str, int]]) -> pl.DataFrame:
 def check_lake(lake: Lake | str | None = None) -> pl.DataFrame:
     """Find sessions whose rows disagree across tables or with the ingest log.
 
-    Checked, per session: its rows in every table against the row counts its latest ingest logged (a
-    write cut short shows here), a ``sessions`` row, units without their spikes and spikes of unknown units
-    (``units.num_spikes`` against ``spike_times``), units whose peak electrode is not in ``electrodes``,
-    and trials outside every epoch of the session.
+    Checked, per session: its rows in every table against the row counts its latest ingest logged, and
+    its data files against those that ingest wrote (a write cut short shows here), a ``sessions`` row,
+    units without their spikes and spikes of unknown units (``units.num_spikes`` against
+    ``spike_times``), units whose peak electrode is not in ``electrodes``, and trials outside every epoch
+    of the session.
 
     Returns
     -------
@@ -43,6 +46,8 @@ def check_lake(lake: Lake | str | None = None) -> pl.DataFrame:
     latest = {r.session_id: r for r in (IngestRecord.from_row(row) for row in log.iter_rows(named=True))}
     counts = {name: dict(handle.scan(name).group_by("session_id").len().collect().iter_rows())
               for name in SESSION_TABLES}
+    tables = {name: handle.delta_table(name) for name in SESSION_TABLES}
+    digests = {name: partition_file_digests(t) if t is not None else {} for name, t in tables.items()}
     sessions = set().union(*(set(c) for c in counts.values()))
     for session_id in sorted(sessions | set(latest)):
         record = latest.get(session_id)
@@ -53,6 +58,8 @@ def check_lake(lake: Lake | str | None = None) -> pl.DataFrame:
             have, logged = counts[name].get(session_id, 0), record.row_counts.get(name, 0)
             if have != logged:
                 found.append((session_id, name, f"{have} rows, the latest ingest logged {logged}", abs(have - logged)))
+            elif name in record.file_digests and digests[name].get(session_id, EMPTY) != record.file_digests[name]:
+                found.append((session_id, name, "data files are not the ones the latest ingest wrote", 1))
         if counts["sessions"].get(session_id, 0) != 1:
             found.append((session_id, "sessions", "not exactly one sessions row", 1))
     units = handle.scan("units").select("session_id", "unit_id", "num_spikes", "peak_electrode").collect()

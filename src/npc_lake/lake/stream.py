@@ -158,7 +158,8 @@ def _group_batches(batches: Iterator[pa.RecordBatch], group_by: tuple[str, ...])
 
 def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batches: Iterator[pa.RecordBatch],
                            schema: pa.Schema, description: str | None = None,
-                           rows_per_file: int = ROWS_PER_FILE, group_by: tuple[str, ...] = ()) -> DeltaTable:
+                           rows_per_file: int = ROWS_PER_FILE, group_by: tuple[str, ...] = (),
+                           table: DeltaTable | None = None) -> DeltaTable:
     """Replace the ``session_id`` partition of ``table_name`` with ``batches``, in one commit.
 
     Parameters
@@ -180,6 +181,8 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
     group_by
         Columns whose distinct values get files of their own (each batch must hold whole groups of rows
         that belong together, e.g. whole units), so that filters on them skip files.
+    table
+        The table as already opened, if the caller has it (saves reading its Delta log again).
 
     Returns
     -------
@@ -205,8 +208,16 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
             files.add(key, rows)
         actions = files.finish()
 
+        handle: list[DeltaTable | None] = [table]
+        tries = [0]
+
         def commit() -> None:
-            existing = lake.delta_table(table_name)
+            existing = handle[0]
+            if existing is not None and tries[0]:
+                existing.update_incremental()  # a concurrent commit won the last try
+            tries[0] += 1
+            if existing is None:
+                existing = lake.delta_table(table_name)
             if existing is None:
                 try:
                     create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
@@ -217,6 +228,7 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
                     existing = lake.delta_table(table_name)
                     if existing is None:
                         raise
+            handle[0] = existing
             existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
                                               schema=existing.schema(), partition_by=["session_id"],
                                               partition_filters=[("session_id", "=", session_id)])
@@ -227,7 +239,11 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
         if isinstance(exc, (OSError, DeltaError)):
             raise LakeError(f"writing table {table_name} of {lake.uri} failed: {storage_reason(exc)}") from None
         raise
-    return DeltaTable(table_uri, storage_options=options)
+    committed = handle[0]
+    if committed is None:  # this write created the table
+        return DeltaTable(table_uri, storage_options=options)
+    committed.update_incremental()
+    return committed
 
 
 def _remove_quietly(filesystem: pafs.FileSystem, files: list[str], new_dirs: list[str]) -> None:

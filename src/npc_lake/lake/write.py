@@ -94,37 +94,46 @@ def _align(frame: pl.DataFrame, stored: pl.Schema | None, table: Table, session:
     return frame.with_columns(casts) if casts else frame
 
 
-def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None, exists: bool) -> DeltaTable:
-    """Write ``data`` into ``table``: replace the session's rows (per-session tables) or append (the log).
+def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None,
+           delta: DeltaTable | None) -> DeltaTable:
+    """Write ``data`` into ``table``: replace the session's rows (per-session tables) or append (the logs).
 
-    Returns the table as the write left it.
+    ``delta`` is the table as already opened (``None`` if it does not exist yet); the write goes through
+    it, so the Delta log is not read again, and it is returned as the write left it.
 
     A missing per-session table is first created empty (creation is atomic, so concurrent first writers
-    cannot both append); the replacement itself is retried when a concurrent commit wins the race.
+    cannot both append); a write that loses a race to a concurrent commit catches up and is retried.
     """
     options = lake.storage_options or None
     uri = lake.table_uri(table.name)
     partition_by = list(table.partition_by) or None
+    handle: list[DeltaTable | None] = [delta]
+    tries = [0]
 
-    def overwrite() -> None:
-        write_deltalake(uri, data, mode="overwrite", predicate=f"session_id = '{session_id}'", schema_mode="merge",
-                        partition_by=partition_by, storage_options=options)
-
-    def append() -> None:
-        write_deltalake(uri, data, mode="append", schema_mode="merge" if exists else None, partition_by=partition_by,
-                        storage_options=options, description=None if exists else table.description)
+    def commit() -> None:
+        current = handle[0]
+        if current is not None and tries[0]:
+            current.update_incremental()  # a concurrent commit won the last try
+        tries[0] += 1
+        if current is None and table.per_session:
+            DeltaTable.create(uri, data.schema, mode="ignore", partition_by=partition_by,
+                              description=table.description, storage_options=options)
+            current = handle[0] = lake.delta_table(table.name)
+        if current is None:  # the first row of a lake-wide table creates it
+            write_deltalake(uri, data, mode="append", partition_by=partition_by, storage_options=options,
+                            description=table.description)
+            handle[0] = lake.delta_table(table.name)
+        elif table.per_session:
+            write_deltalake(current, data, mode="overwrite", predicate=f"session_id = '{session_id}'",
+                            schema_mode="merge", partition_by=partition_by)
+        else:
+            write_deltalake(current, data, mode="append", schema_mode="merge", partition_by=partition_by)
 
     try:
-        if table.per_session:
-            if not exists:
-                DeltaTable.create(uri, data.schema, mode="ignore", partition_by=partition_by,
-                                  description=table.description, storage_options=options)
-            retry_commits(overwrite, what=f"writing table {table.name}")
-        else:
-            retry_commits(append, what=f"writing table {table.name}")
+        retry_commits(commit, what=f"writing table {table.name}")
     except (OSError, DeltaError) as exc:
         raise LakeError(f"writing table {table.name} of {lake.uri} failed: {storage_reason(exc)}") from None
-    written = lake.delta_table(table.name)
+    written = handle[0]
     assert written is not None
     return written
 
@@ -160,6 +169,20 @@ class _Stored:
 
 def _digest(paths: list[str]) -> str:
     return hashlib.blake2b("\n".join(sorted(paths)).encode(), digest_size=16).hexdigest()
+
+
+#: The file digest of a session with no rows in a table.
+EMPTY_PARTITION_DIGEST = _digest([])
+
+
+def partition_file_digests(table: DeltaTable) -> dict[str, str]:
+    """Digest of each session partition's data file paths, from the Delta log (as the ingest log records
+    them in ``file_digests``)."""
+    actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
+    if actions.is_empty() or "partition.session_id" not in actions.columns:
+        return {}
+    return {str(session_id): _digest(paths) for session_id, paths in
+            actions.group_by("partition.session_id").agg(pl.col("path")).iter_rows()}
 
 
 def _spike_stream(session: NormalizedSession, stored: pl.Schema | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -236,10 +259,9 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
             schema, batches = data
             opened[table.name] = write_partition_stream(
                 lake, table_name=table.name, session_id=session.session_id, batches=batches, schema=schema,
-                description=table.description, group_by=UNIT_COLUMNS_IN_SPIKES)
+                description=table.description, group_by=UNIT_COLUMNS_IN_SPIKES, table=opened[table.name])
         else:
-            opened[table.name] = _write(lake, table, data, session_id=session.session_id,
-                                        exists=opened[table.name] is not None)
+            opened[table.name] = _write(lake, table, data, session_id=session.session_id, delta=opened[table.name])
         result.written.append(table.name)
     if not result.written:
         return result
@@ -270,7 +292,7 @@ def _write_session(session: NormalizedSession, lake: Lake) -> WriteResult:
     })
     log_table = TABLES["ingest_log"]
     _write(lake, log_table, conform(log_row, log_table).to_arrow(), session_id=None,
-           exists=lake.delta_table("ingest_log") is not None)
+           delta=lake.delta_table("ingest_log"))
     return result
 
 
@@ -280,4 +302,4 @@ def append_rows(lake: Lake, name: str, frame: pl.DataFrame) -> int:
     if table.per_session:
         raise ValueError(f"{name} holds sessions' rows: write sessions with write_session")
     return _write(lake, table, conform(frame, table).to_arrow(), session_id=None,
-                  exists=lake.delta_table(name) is not None).version()
+                  delta=lake.delta_table(name)).version()
