@@ -76,6 +76,25 @@ def retry_commits(attempt: Callable[[], T], *, what: str) -> T:
     raise LakeError(f"{what}: no attempt committed")  # pragma: no cover - the loop returns or raises
 
 
+def retry_table_commits(attempt: Callable[[DeltaTable | None], DeltaTable], table: DeltaTable | None, *,
+                        what: str) -> DeltaTable:
+    """:func:`retry_commits` for a write through an open ``table`` (``None``: not created yet).
+
+    ``attempt(table)`` writes and returns the table as its commit left it. Before each retry the table
+    catches up with the commits that beat the last try, instead of reading its whole log again.
+    """
+    tries = 0
+
+    def once() -> DeltaTable:
+        nonlocal tries
+        if table is not None and tries:
+            table.update_incremental()
+        tries += 1
+        return attempt(table)
+
+    return retry_commits(once, what=what)
+
+
 def resolve_lake_uri(lake: str | os.PathLike[str] | None = None) -> str:
     """The lake URI to use: ``lake`` if given, else ``$NPC_LAKE_URI``, else ``./lake``.
 

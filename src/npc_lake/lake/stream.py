@@ -27,7 +27,7 @@ from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from npc_lake.errors import LakeError, storage_reason
-from npc_lake.lake.store import Lake, retry_commits
+from npc_lake.lake.store import Lake, retry_table_commits
 
 ROWS_PER_FILE = 20_000_000
 ROW_GROUP_ROWS = 262_144
@@ -208,14 +208,7 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
             files.add(key, rows)
         actions = files.finish()
 
-        handle: list[DeltaTable | None] = [table]
-        tries = [0]
-
-        def commit() -> None:
-            existing = handle[0]
-            if existing is not None and tries[0]:
-                existing.update_incremental()  # a concurrent commit won the last try
-            tries[0] += 1
+        def commit(existing: DeltaTable | None) -> DeltaTable:
             if existing is None:
                 existing = lake.delta_table(table_name)
             if existing is None:
@@ -223,26 +216,23 @@ def write_partition_stream(lake: Lake, *, table_name: str, session_id: str, batc
                     create_table_with_add_actions(table_uri, Schema.from_arrow(schema), actions, mode="error",
                                                   partition_by=["session_id"], description=description,
                                                   storage_options=options)
-                    return
+                    return DeltaTable(table_uri, storage_options=options)
                 except DeltaError:  # another writer created it meanwhile: replace our partition in it
                     existing = lake.delta_table(table_name)
                     if existing is None:
                         raise
-            handle[0] = existing
             existing.create_write_transaction(list[AddAction | RemoveAction](actions), mode="overwrite",
                                               schema=existing.schema(), partition_by=["session_id"],
                                               partition_filters=[("session_id", "=", session_id)])
+            existing.update_incremental()  # the transaction does not move the handle to its commit
+            return existing
 
-        retry_commits(commit, what=f"writing table {table_name}")
+        committed = retry_table_commits(commit, table, what=f"writing table {table_name}")
     except BaseException as exc:
         _remove_quietly(filesystem, written, new_dirs)
         if isinstance(exc, (OSError, DeltaError)):
             raise LakeError(f"writing table {table_name} of {lake.uri} failed: {storage_reason(exc)}") from None
         raise
-    committed = handle[0]
-    if committed is None:  # this write created the table
-        return DeltaTable(table_uri, storage_options=options)
-    committed.update_incremental()
     return committed
 
 

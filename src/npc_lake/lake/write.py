@@ -22,7 +22,7 @@ from deltalake.exceptions import DeltaError
 from npc_lake._version import __version__
 from npc_lake.errors import LakeError, SchemaError, SessionError, storage_reason
 from npc_lake.lake.log import IngestRecord, last_ingest
-from npc_lake.lake.store import Lake, retry_commits
+from npc_lake.lake.store import Lake, retry_table_commits
 from npc_lake.lake.stream import write_partition_stream
 from npc_lake.normalize import NormalizedSession, conform, empty_frame
 from npc_lake.schema import SCHEMA_VERSION, SESSION_TABLES, TABLES, Table
@@ -107,35 +107,28 @@ def _write(lake: Lake, table: Table, data: pa.Table, *, session_id: str | None,
     options = lake.storage_options or None
     uri = lake.table_uri(table.name)
     partition_by = list(table.partition_by) or None
-    handle: list[DeltaTable | None] = [delta]
-    tries = [0]
-
-    def commit() -> None:
-        current = handle[0]
-        if current is not None and tries[0]:
-            current.update_incremental()  # a concurrent commit won the last try
-        tries[0] += 1
+    def commit(current: DeltaTable | None) -> DeltaTable:
         if current is None and table.per_session:
             DeltaTable.create(uri, data.schema, mode="ignore", partition_by=partition_by,
                               description=table.description, storage_options=options)
-            current = handle[0] = lake.delta_table(table.name)
+            current = lake.delta_table(table.name)
         if current is None:  # the first row of a lake-wide table creates it
             write_deltalake(uri, data, mode="append", partition_by=partition_by, storage_options=options,
                             description=table.description)
-            handle[0] = lake.delta_table(table.name)
-        elif table.per_session:
+            created = lake.delta_table(table.name)
+            assert created is not None
+            return created
+        if table.per_session:
             write_deltalake(current, data, mode="overwrite", predicate=f"session_id = '{session_id}'",
                             schema_mode="merge", partition_by=partition_by)
         else:
             write_deltalake(current, data, mode="append", schema_mode="merge", partition_by=partition_by)
+        return current
 
     try:
-        retry_commits(commit, what=f"writing table {table.name}")
+        return retry_table_commits(commit, delta, what=f"writing table {table.name}")
     except (OSError, DeltaError) as exc:
         raise LakeError(f"writing table {table.name} of {lake.uri} failed: {storage_reason(exc)}") from None
-    written = handle[0]
-    assert written is not None
-    return written
 
 
 @dataclass(frozen=True)
