@@ -46,22 +46,42 @@ def _snapshot_is_whole(lake: Lake) -> None:
             assert counts.get(session_id, 0) == record.row_counts[name], (name, session_id)
 
 
+def _start_and_wait_for_the_spikes_commit(command: list[str], env: dict[str, str],
+                                          lake: Lake) -> subprocess.Popen[bytes]:
+    """Start an ingest and return once its first commit (spike_times, written first) is in the lake."""
+    before = lake.version("spike_times")
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and lake.version("spike_times") == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return process
+
+
 @pytest.mark.slow
 def test_sigkill_anywhere_leaves_a_readable_consistent_lake(s3_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Half the kills fall anywhere in an ingest; the other half are aimed between its first commit and its
+    log row (the window where tables disagree), at a random point of that window."""
     files = write_synthetic_nwb(tmp_path / "nwb", n_sessions=2, n_units=60, duration_s=240.0, seed=11)
     uri = f"s3://lake/{uuid.uuid4().hex}"
     env = {**os.environ, **s3_env.env, "NPC_LAKE_LOCK_TTL_S": "1"}  # a killed writer's lock is soon stale
     subprocess.run(_ingest_command(files[0], uri), env=env, check=True)  # creates the tables
-    started = time.monotonic()
-    subprocess.run(_ingest_command(files[1], uri), env=env, check=True)  # replaces the session, as the kills do
-    whole = time.monotonic() - started  # imports, read, check, write: the kills fall anywhere in it
-    rng = random.Random(20261125)
     lake = Lake.open(uri)
+    started = time.monotonic()
+    process = _start_and_wait_for_the_spikes_commit(_ingest_command(files[1], uri), env, lake)  # replaces it
+    first_commit = time.monotonic()
+    assert process.wait() == 0
+    whole = time.monotonic() - started  # imports, read, check, write
+    commits = time.monotonic() - first_commit  # from the first commit to the end
+    rng = random.Random(20261125)
     killed_writing = cut_short = 0
     for kill in range(KILLS):
-        path = files[kill % 2]
-        process = subprocess.Popen(_ingest_command(path, uri), env=env, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 0.95) * whole)
+        command = _ingest_command(files[kill % 2], uri)
+        if kill % 2:
+            process = _start_and_wait_for_the_spikes_commit(command, env, lake)
+            time.sleep(rng.uniform(0.0, 0.9) * commits)
+        else:
+            process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.2, 0.95) * whole)
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed_writing += process.returncode == -signal.SIGKILL
