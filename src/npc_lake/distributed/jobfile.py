@@ -26,6 +26,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from npc_lake.distributed.run import resolve_against
 from npc_lake.errors import SourceError
 
 
@@ -52,12 +53,6 @@ _TYPES: dict[str, type | tuple[type, ...]] = {"lake": str, "sources": list, "des
                                               "scheduler": str, "workers": int, "source_format": str,
                                               "max_attempts": int, "sort_spikes": bool, "replace": bool,
                                               "force": bool, "tag": str}
-
-
-def _resolve(entry: str, folder: Path) -> str:
-    if "://" in entry or os.path.isabs(entry):
-        return entry
-    return str(folder / entry)
 
 
 def load_job_file(path: str | os.PathLike[str]) -> IngestJobFile:
@@ -92,6 +87,6 @@ def load_job_file(path: str | os.PathLike[str]) -> IngestJobFile:
         raise SourceError(where, "[ingest] sources must be a non-empty list of strings")
     folder = job_path.parent
     values = dict(table)
-    values["sources"] = [_resolve(s, folder) for s in table["sources"]]
-    values["lake"] = _resolve(table["lake"], folder)
+    values["sources"] = [resolve_against(s, folder) for s in table["sources"]]
+    values["lake"] = resolve_against(table["lake"], folder)
     return IngestJobFile(**values, path=job_path)

@@ -95,10 +95,11 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _lake_exists(job: IngestJob) -> bool:
+def lake_exists(lake_uri: str) -> bool:
+    """Whether anything was ever ingested into the lake (its ingest log exists)."""
     from npc_lake.lake import Lake
 
-    return Lake.open(job.lake_uri).delta_table("ingest_log") is not None
+    return Lake.open(lake_uri).delta_table("ingest_log") is not None
 
 
 def _previous_attempts(job: IngestJob) -> int:
@@ -175,10 +176,10 @@ def run_job(job: IngestJob, *, worker: str | None = None) -> JobResult:
     worker = worker or local_worker_name()
     attempt = _previous_attempts(job)
     started = time.monotonic()
-    lake_exists = _lake_exists(job)  # no lake is created only to record that nothing could be read
+    recording = lake_exists(job.lake_uri)  # no lake is created only to record that nothing could be read
     while True:
         attempt += 1
-        if lake_exists:
+        if recording:
             record_results(job.lake_uri, [JobResult(source_uri=job.source_uri, run_id=job.run_id, status="started",
                                                     attempt=attempt, duration_s=time.monotonic() - started,
                                                     worker=worker)])
@@ -193,6 +194,6 @@ def run_job(job: IngestJob, *, worker: str | None = None) -> JobResult:
                                duration_s=time.monotonic() - started, worker=worker,
                                session_id=getattr(exc, "session_id", None), error_class=type(exc).__name__,
                                error_message=plain_message(exc) or type(exc).__name__, transient=transient)
-        if lake_exists or result.status == "ok":
+        if recording or result.status == "ok":
             return replace(result, recorded=record_results(job.lake_uri, [result]))
         return result

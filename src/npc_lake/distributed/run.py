@@ -7,12 +7,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from npc_lake.distributed.executors import Executor, make_executor
-from npc_lake.distributed.jobs import IngestJob, JobResult, new_run_id, record_results
+from npc_lake.distributed.jobs import IngestJob, JobResult, lake_exists, new_run_id, record_results
 from npc_lake.errors import SourceError
-from npc_lake.lake import Lake
 
 #: A source naming a file with this suffix is a list of sources, one per line.
 SOURCE_LIST_SUFFIX = ".txt"
+
+
+def resolve_against(entry: str, folder: Path) -> str:
+    """``entry`` (a path or URI named in a file) as is when absolute or remote, else relative to ``folder``."""
+    if "://" in entry or os.path.isabs(entry):
+        return entry
+    return str(folder / entry)
 
 
 def read_source_list(path: str | os.PathLike[str]) -> list[str]:
@@ -28,10 +34,7 @@ def read_source_list(path: str | os.PathLike[str]) -> list[str]:
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
-        if "://" in entry or os.path.isabs(entry):
-            sources.append(entry)
-        else:
-            sources.append(str(listing.parent / entry))
+        sources.append(resolve_against(entry, listing.parent))
     return sources
 
 
@@ -101,6 +104,6 @@ def ingest_sources(sources: Sequence[str], *, lake: str, executor: str | Executo
         if owned:
             runner.close()
     unrecorded = [r for r in results if not r.recorded]
-    if unrecorded and Lake.open(lake).delta_table("ingest_log") is not None:  # jobs that ran before the lake existed
+    if unrecorded and lake_exists(lake):  # jobs that ran before the lake existed
         record_results(lake, unrecorded)
     return results
