@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from npc_lake._version import __version__
 from npc_lake.errors import SessionError, SourceError
 from npc_lake.lake import Lake, WriteResult, ingest_of_source, last_ingest, write_session
 from npc_lake.normalize import NormalizedSession, normalize_session
+from npc_lake.normalize.session import SpikeObserver
 from npc_lake.schema import SCHEMA_VERSION, SessionBundle
 from npc_lake.sources.remote import is_remote, remote_digest
 
@@ -109,6 +111,14 @@ def _with_provenance(bundle: SessionBundle) -> SessionBundle:
     return bundle
 
 
+def session_products(session_id: str, tables: Mapping[str, pl.DataFrame]) -> SpikeObserver:
+    """The analysis tables of a session (:mod:`npc_lake.analysis.products`), derived as its spikes are checked."""
+    from npc_lake.analysis.products import SessionProducts
+
+    return SessionProducts(session_id, units=tables["units"], electrodes=tables["electrodes"],
+                           trials=tables["trials"], intervals=tables["intervals"])
+
+
 def _check_not_another_recording(lake: Lake, session: NormalizedSession) -> None:
     """Refuse a source that claims a session already ingested from another file with another identifier."""
     previous = last_ingest(session.session_id, lake=lake)
@@ -174,7 +184,7 @@ def ingest(source: str | os.PathLike[str], *, lake: Lake | str | None = None, se
                                      rows=dict(seen.row_counts))
     bundle = read_source(uri, session_id=session_id, source_format=source_format)
     bundle.source_hash = digest
-    normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes)
+    normalized = normalize_session(_with_provenance(bundle), sort_spikes=sort_spikes, derive=session_products)
     if not replace:
         _check_not_another_recording(lake, normalized)
     result = write_session(normalized, lake=lake)

@@ -162,7 +162,10 @@ def test_performance_rows_agree_with_trials(bundle: SessionBundle) -> None:
         assert row["hit_rate"] == pytest.approx(hits / n_go) and n_go == block["is_go"].sum()
         fas, n_other = count(other)
         assert row["false_alarm_rate"] == pytest.approx(fas / n_other, nan_ok=True) if n_other else True
-        assert row["signed_cross_modality_dprime"] == pytest.approx(dprime(hits, n_go, fas, n_other), nan_ok=True)
+        cross = dprime(hits, n_go, fas, n_other)
+        assert row["cross_modality_dprime"] == pytest.approx(cross, nan_ok=True)
+        sign = -1 if row["rewarded_modality"] == "aud" else 1
+        assert row["signed_cross_modality_dprime"] == pytest.approx(sign * cross, nan_ok=True)
         assert row["vis_dprime"] == pytest.approx(dprime(*count("vis1"), *count("vis2")), nan_ok=True)
         assert row["aud_dprime"] == pytest.approx(dprime(*count("sound1"), *count("sound2")), nan_ok=True)
     assert dprime(10, 10, 0, 10) == pytest.approx(2 * 1.6448536, rel=1e-4)  # clipped, finite

@@ -3,9 +3,9 @@
 Only the spike files that hold the requested units are read: spike_times is stored in one file series
 per (structure, default_qc) of the units (see :mod:`npc_lake.lake.stream`), so the units' own structure and
 QC flag name the files, and unit ids stay dictionary codes (no string per spike is built). Counting
-touches only the spikes inside some window: each unit's train is sorted, so the spikes of every
-(unit, event) window are found by binary search in the train, and the counts accumulate in one
-(unit, group, bin) array per session.
+touches only the spikes inside some window: each unit's train is sorted, so the first spike of every
+(unit, event) window is found by binary search in the train, and a compiled loop
+(:mod:`npc_lake.analysis._kernels`) adds the window's spikes to one (unit, group, bin) array per session.
 
 A spike at ``t`` counts for an event at ``onset`` when ``window[0] <= t - onset < window[1]``, in bin
 ``floor((t - onset - window[0]) / bin_size)`` (bins past the last are dropped), computed in float64 exactly
@@ -67,36 +67,39 @@ def _runs(codes: Array, times: Array) -> tuple[Array, Array, Array, Array]:
     return codes, times, starts, stops
 
 
+def count_around(codes: Array, times: Array, code_to_row: Array, onsets: Array, event_group: Array, *,
+                 window: tuple[float, float], bin_size: float, counts: Array) -> None:
+    """Add spikes to ``counts[row, group, bin]`` around ``onsets`` (sorted), with the binning of :func:`psth`.
+
+    Parameters
+    ----------
+    codes, times
+        Spike unit codes and times, in any order (runs of one unit with non-decreasing times are found,
+        and the rows sorted first if there are too many).
+    code_to_row
+        Row of ``counts`` for each code (``-1``: not counted).
+    onsets, event_group
+        Event times, sorted, and the group (second axis of ``counts``) of each event.
+    window, bin_size
+        As for :func:`psth`.
+    counts
+        int64 array (rows, groups, bins), updated in place.
+    """
+    if codes.shape[0] == 0 or onsets.shape[0] == 0 or not (code_to_row >= 0).any():
+        return
+    from npc_lake.analysis._kernels import add_window_counts
+
+    codes, times, starts, stops = _runs(codes, times)
+    add_window_counts(times, starts, stops, code_to_row[codes[starts]], onsets, event_group, window=window,
+                      bin_size=bin_size, slack=_SLACK, counts=counts)
+
+
 def _count_chunk(chunk: SpikeChunk, wanted: dict[str, int], onsets: Array, event_group: Array,
                  window: tuple[float, float], bin_size: float, counts: Array) -> None:
     """Add the chunk's spikes of ``wanted`` units (id -> row of ``counts``) to ``counts[unit, group, bin]``."""
-    code_to_unit = np.array([wanted.get(u, -1) for u in chunk.unit_ids], dtype=np.int64)
-    if not (code_to_unit >= 0).any():
-        return
-    codes, times, starts, stops = _runs(chunk.codes, chunk.spike_times)
-    run_unit = code_to_unit[codes[starts]]
-    runs = np.flatnonzero(run_unit >= 0)
-    start, stop = window
-    lo = np.empty((runs.shape[0], onsets.shape[0]), dtype=np.int64)
-    hi = np.empty_like(lo)
-    first, last = onsets + (start - _SLACK), onsets + (stop + _SLACK)
-    for row, (a, b) in enumerate(zip(starts[runs].tolist(), stops[runs].tolist(), strict=True)):
-        train = times[a:b]
-        lo[row] = np.searchsorted(train, first, side="left") + a
-        hi[row] = np.searchsorted(train, last, side="left") + a
-    n = (hi - lo).ravel()
-    total = int(n.sum())
-    if total == 0:
-        return
-    offsets = np.cumsum(n) - n
-    spike = np.repeat(lo.ravel(), n) + (np.arange(total) - np.repeat(offsets, n))
-    event = np.repeat(np.tile(np.arange(onsets.shape[0]), runs.shape[0]), n)
-    unit = np.repeat(np.repeat(run_unit[runs], onsets.shape[0]), n)
-    relative = times[spike] - onsets[event]
-    bins = np.floor((relative - start) / bin_size).astype(np.int64)
-    inside = (relative >= start) & (relative < stop) & (bins >= 0) & (bins < counts.shape[2])
-    flat = (unit[inside] * counts.shape[1] + event_group[event[inside]]) * counts.shape[2] + bins[inside]
-    counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+    code_to_row = np.array([wanted.get(u, -1) for u in chunk.unit_ids], dtype=np.int64)
+    count_around(chunk.codes, chunk.spike_times, code_to_row, onsets, event_group, window=window,
+                 bin_size=bin_size, counts=counts)
 
 
 def _session_counts(files: SpikeFiles, session_id: str, unit_ids: list[str], onsets: Array, event_group: Array, *,

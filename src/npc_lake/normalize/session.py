@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import polars as pl
 
@@ -17,6 +18,20 @@ from npc_lake.schema.ephys import UNIT_COLUMNS_IN_SPIKES
 from npc_lake.schema.ids import validate_id
 
 SPIKES = TABLES["spike_times"]
+
+
+class SpikeObserver(Protocol):
+    """Sees every checked spike batch of a session once, then returns tables derived from them."""
+
+    def add_batch(self, batch: pl.DataFrame) -> None:
+        """Take in one conformed spike batch."""
+
+    def frames(self) -> Mapping[str, pl.DataFrame]:
+        """The derived tables, by name (per-session tables of :data:`npc_lake.schema.TABLES`)."""
+
+
+#: Makes the observer of a session from its conformed tables (everything but spike_times).
+ObserverFactory = Callable[[str, Mapping[str, pl.DataFrame]], SpikeObserver]
 
 
 @dataclass
@@ -76,8 +91,8 @@ def spike_digest(session_id: str) -> hashlib.blake2b:
     return digest
 
 
-def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
-    """First pass over the spikes: check them, digest them, count them per unit."""
+def _scan_spikes(session: NormalizedSession, observer: SpikeObserver | None = None) -> dict[str, int]:
+    """First pass over the spikes: check them, digest them, count them per unit, show them to ``observer``."""
     units = session.tables["units"]
     known = set(units["unit_id"].to_list())
     seen: set[str] = set()
@@ -90,6 +105,8 @@ def _scan_spikes(session: NormalizedSession) -> dict[str, int]:
         if batch.height:
             update_spike_digest(digest, batch)
             total += batch.height
+            if observer is not None:
+                observer.add_batch(batch)
     session.content_hashes["spike_times"] = digest.hexdigest()
     session.row_counts["spike_times"] = total
     return counts
@@ -106,7 +123,8 @@ def _fill_num_spikes(units: pl.DataFrame, counts: dict[str, int], *, session_id:
     return units.with_columns(actual)
 
 
-def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False) -> NormalizedSession:
+def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False,
+                      derive: ObserverFactory | None = None) -> NormalizedSession:
     """Conform and check every table of ``bundle``; nothing is written.
 
     Parameters
@@ -116,6 +134,10 @@ def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False) -> No
     sort_spikes
         Sort each unit's spike times instead of refusing a unit whose times go backwards (some published
         files store spikes trial by trial, not in time order).
+    derive
+        Makes an observer that sees the checked spikes (in the pass that checks them, so the source is not
+        read again) and derives tables from them, e.g. :class:`npc_lake.analysis.products.SessionProducts`.
+        Its tables replace those of the bundle.
 
     Returns
     -------
@@ -129,12 +151,13 @@ def normalize_session(bundle: SessionBundle, *, sort_spikes: bool = False) -> No
     session_id = validate_id(bundle.session_id)
     uri = bundle.source_uri
     try:
-        return _normalize(bundle, session_id=session_id, uri=uri, sort_spikes=sort_spikes)
+        return _normalize(bundle, session_id=session_id, uri=uri, sort_spikes=sort_spikes, derive=derive)
     except SchemaError as exc:
         raise (exc if exc.uri else exc.with_uri(uri)) from None
 
 
-def _normalize(bundle: SessionBundle, *, session_id: str, uri: str, sort_spikes: bool) -> NormalizedSession:
+def _normalize(bundle: SessionBundle, *, session_id: str, uri: str, sort_spikes: bool,
+               derive: ObserverFactory | None) -> NormalizedSession:
     tables: dict[str, pl.DataFrame] = {}
     for name in SESSION_TABLES:
         if name == "spike_times":
@@ -150,8 +173,13 @@ def _normalize(bundle: SessionBundle, *, session_id: str, uri: str, sort_spikes:
 
     session = NormalizedSession(session_id=session_id, source_uri=uri, source_hash=bundle.source_hash,
                                 tables=tables, bundle=bundle, sort_spikes=sort_spikes)
-    counts = _scan_spikes(session)
+    observer = derive(session_id, dict(tables)) if derive is not None else None
+    counts = _scan_spikes(session, observer)
     tables["units"] = _fill_num_spikes(tables["units"], counts, session_id=session_id, uri=uri)
+    for name, frame in (observer.frames() if observer is not None else {}).items():
+        table = TABLES[name]
+        tables[name] = conform(frame, table, session_id=session_id)
+        check_primary_key(tables[name], table, session_id=session_id, uri=uri)
     for name, frame in tables.items():
         session.content_hashes[name] = frame_digest(frame)
         session.row_counts[name] = frame.height

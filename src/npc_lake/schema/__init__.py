@@ -8,6 +8,7 @@ derived from these declarations.
 from __future__ import annotations
 
 from npc_lake.errors import UnknownTableError
+from npc_lake.schema.analysis import DRIFT_MAPS, RF_MAPS, SPIKE_HISTOGRAMS, UNIT_RESPONSES
 from npc_lake.schema.bookkeeping import COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS
 from npc_lake.schema.bundle import SessionBundle, SpikeBatches
 from npc_lake.schema.ephys import DEVICES, ELECTRODE_GROUPS, ELECTRODES, RECORDINGS, SPIKE_TIMES, UNITS
@@ -16,13 +17,14 @@ from npc_lake.schema.session import EPOCHS, EVENTS, INTERVALS, SESSIONS, SUBJECT
 from npc_lake.schema.trials import TRIALS
 
 #: Bumped whenever a declaration changes in a way that changes stored rows.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         SESSIONS, SUBJECTS, DEVICES, ELECTRODE_GROUPS, ELECTRODES, UNITS, SPIKE_TIMES, TRIALS, EPOCHS,
-        INTERVALS, EVENTS, TIMESERIES, RECORDINGS, COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS,
+        INTERVALS, EVENTS, TIMESERIES, RECORDINGS, UNIT_RESPONSES, RF_MAPS, SPIKE_HISTOGRAMS, DRIFT_MAPS,
+        COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS,
     )
 }
 

@@ -127,11 +127,17 @@ INTERVALS = Table(
         Column("catch_response_rate", "float64", "Performance: fraction of catch trials with a response."),
         Column("rewarded_modality", "str", "Performance: modality rewarded in the block ('vis' or 'aud')."),
         Column("is_first_block_aud", "bool", "Performance: the session's first block rewarded sound1."),
-        Column("cross_modality_dprime", "float64", "Performance: d' between the two modalities' targets."),
+        Column("cross_modality_dprime", "float64",
+               "Performance: d' of the rewarded target against the other modality's target."),
         Column("signed_cross_modality_dprime", "float64",
-               "Performance: cross-modality d', positive when the rewarded target is favoured."),
+               "Performance: cross_modality_dprime, negated in auditory-rewarded blocks (positive: the visual "
+               "target is favoured)."),
         Column("vis_dprime", "float64", "Performance: d' of vis1 against vis2."),
         Column("aud_dprime", "float64", "Performance: d' of sound1 against sound2."),
+        *(Column(f"{modality}_{kind}_response_rate", "float64",
+                 f"Performance: fraction of {name} trials (not reward-scheduled) with a response.")
+          for modality, kind, name in (("vis", "target", "vis1"), ("vis", "nontarget", "vis2"),
+                                       ("aud", "target", "sound1"), ("aud", "nontarget", "sound2"))),
         Column("reason", "str", "invalid_times: why the interval is invalid."),
     ),
 )

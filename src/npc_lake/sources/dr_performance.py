@@ -1,25 +1,34 @@
-"""Behavioural performance per block of a DR task, from its trials table.
+"""Behavioural performance per block of the DR task, from trials tables (any number of sessions at once).
 
-Rates count only scored trials (not reward-scheduled ones): ``hit_rate`` is the response rate to the
-block's rewarded target, ``false_alarm_rate`` to the other modality's target, ``catch_response_rate`` to
-catch trials. d' clips each rate to [1/2n, 1 - 1/2n] before the z-transform; ``vis_dprime`` and
-``aud_dprime`` compare each modality's target with its non-target; ``signed_cross_modality_dprime``
-compares the rewarded target with the other modality's target, ``cross_modality_dprime`` is its size.
+Rates count only scored trials (not reward-scheduled ones):
+
+- ``hit_rate``: responses to the block's rewarded target;
+- ``false_alarm_rate``: responses to the other modality's target;
+- ``catch_response_rate``: responses on catch trials;
+- ``{vis,aud}_{target,nontarget}_response_rate``: responses to each of the four stimuli, whatever the block.
+
+d' clips each rate to [1/2n, 1 - 1/2n] before the z-transform (DR's convention), and is NaN when either
+count has no trials. ``vis_dprime`` and ``aud_dprime`` compare each modality's target with its non-target;
+``cross_modality_dprime`` compares the rewarded target with the other modality's target, and
+``signed_cross_modality_dprime`` is the same d' made negative in auditory-rewarded blocks (DR's convention:
+its sign says which modality's target the mouse favoured). Which stimulus is a target comes from the trials'
+``is_*_target`` and ``is_*_nontarget`` flags, or from DR's names (vis1, sound1 targets; vis2, sound2
+non-targets) where a source lacks them.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from statistics import NormalDist
-from typing import Any
 
 import polars as pl
 
 _NORMAL = NormalDist()
-#: Target stimulus of each rewarded modality when a trials table does not say (DR's usual names).
-DEFAULT_TARGETS = {"vis": "vis1", "aud": "sound1"}
-DEFAULT_NONTARGETS = {"vis": "vis2", "aud": "sound2"}
+#: Names of the auditory context in ``rewarded_modality`` (the 2022 pilot called it "sound").
+AUDITORY_NAMES = ("aud", "sound")
+#: Trial flag, and the stimulus name that means it when a trials table lacks the flag.
+STIMULUS_FLAGS = {"vis_target": ("is_vis_target", "vis1"), "vis_nontarget": ("is_vis_nontarget", "vis2"),
+                  "aud_target": ("is_aud_target", "sound1"), "aud_nontarget": ("is_aud_nontarget", "sound2")}
 
 
 def dprime(n_hit: int, n_go: int, n_fa: int, n_nogo: int) -> float:
@@ -31,51 +40,67 @@ def dprime(n_hit: int, n_go: int, n_fa: int, n_nogo: int) -> float:
     return _NORMAL.inv_cdf(hit) - _NORMAL.inv_cdf(fa)
 
 
-def _stimuli(trials: pl.DataFrame, flag: str, defaults: dict[str, str]) -> dict[str, str]:
-    """The stimulus of each modality marked by ``flag`` (``is_target`` / ``is_nontarget``) in ``trials``."""
-    found = dict(defaults)
-    if flag in trials.columns:
-        for modality, prefix in (("vis", "vis"), ("aud", "sound")):
-            names = (trials.filter(pl.col(flag) & pl.col("stim_name").str.starts_with(prefix))["stim_name"]
-                     .unique().sort().to_list())
-            if names:
-                found[modality] = names[0]
-    return found
+def _is(kind: str, trials: pl.DataFrame) -> pl.Expr:
+    """Whether a trial showed ``kind`` (e.g. ``vis_target``), from its flag or else its stimulus name."""
+    flag, name = STIMULUS_FLAGS[kind]
+    by_name = pl.col("stim_name") == name
+    return pl.coalesce(pl.col(flag), by_name) if flag in trials.columns else by_name
+
+
+def _rate(responses: str, trials: str) -> pl.Expr:
+    return pl.when(pl.col(trials) > 0).then(pl.col(responses) / pl.col(trials)).otherwise(float("nan"))
 
 
 def block_performance(trials: pl.DataFrame) -> pl.DataFrame:
-    """One ``performance`` intervals row per block of ``trials`` (a DR trials frame of one session)."""
-    targets = _stimuli(trials, "is_target", DEFAULT_TARGETS)
-    nontargets = _stimuli(trials, "is_nontarget", DEFAULT_NONTARGETS)
-    other = {"vis": "aud", "aud": "vis"}
-    rows: dict[str, list[Any]] = defaultdict(list)
-    first_aud = trials.height > 0 and trials["rewarded_modality"][0] == "aud"
-    for (block_index,), block in trials.group_by("block_index", maintain_order=True):
-        modality = str(block["rewarded_modality"][0])
-        scored = block.filter(~pl.col("is_reward_scheduled"))
+    """One ``performance`` intervals row per block of each session in ``trials`` (a DR trials frame).
 
-        def counts(stim: str, scored: pl.DataFrame = scored) -> tuple[int, int]:
-            chosen = scored.filter(pl.col("stim_name") == stim)
-            return int(chosen["is_response"].sum()), chosen.height
+    Parameters
+    ----------
+    trials
+        DR trials of one or more sessions: ``block_index``, ``rewarded_modality``, ``stim_name``, ``start_time``,
+        ``stop_time``, ``is_response``, ``is_hit``, ``is_contingent_reward``, ``is_reward_scheduled`` (and
+        ``session_id`` to tell sessions apart).
 
-        target = counts(targets.get(modality, ""))
-        distractor = counts(targets.get(other.get(modality, ""), ""))
-        catch = counts("catch")
-        signed = dprime(*target, *distractor)
-        values = {
-            "start_time": block["start_time"].min(), "stop_time": block["stop_time"].max(),
-            "block_index": block_index, "n_trials": block.height, "n_responses": int(block["is_response"].sum()),
-            "n_hits": int(block["is_hit"].sum()), "n_contingent_rewards": int(block["is_contingent_reward"].sum()),
-            "hit_rate": target[0] / target[1] if target[1] else math.nan,
-            "false_alarm_rate": distractor[0] / distractor[1] if distractor[1] else math.nan,
-            "catch_response_rate": catch[0] / catch[1] if catch[1] else math.nan,
-            "rewarded_modality": modality, "is_first_block_aud": first_aud,
-            "vis_dprime": dprime(*counts(targets["vis"]), *counts(nontargets["vis"])),
-            "aud_dprime": dprime(*counts(targets["aud"]), *counts(nontargets["aud"])),
-            "cross_modality_dprime": abs(signed), "signed_cross_modality_dprime": signed,
-        }
-        for name, value in values.items():
-            rows[name].append(value)
-    n = len(rows["block_index"])
-    return pl.DataFrame({"interval_name": ["performance"] * n, "interval_index": list(range(n)), **rows},
-                        strict=False)
+    Returns
+    -------
+    polars.DataFrame
+        ``interval_name`` ("performance"), ``interval_index`` and the performance columns, one row per
+        (session, block), ordered by session and block.
+    """
+    keys = ["session_id", "block_index"] if "session_id" in trials.columns else ["block_index"]
+    session_keys = keys[:-1]
+    scored = ~pl.col("is_reward_scheduled").fill_null(False)
+    response = pl.col("is_response").fill_null(False)
+    vis_block = pl.col("rewarded_modality") == "vis"
+    aud_block = pl.col("rewarded_modality").is_in(AUDITORY_NAMES)
+    rewarded_target = pl.when(vis_block).then(_is("vis_target", trials)).otherwise(_is("aud_target", trials))
+    other_target = pl.when(vis_block).then(_is("aud_target", trials)).otherwise(_is("vis_target", trials))
+    shown = {"go": rewarded_target, "other": other_target, "catch": pl.col("stim_name") == "catch",
+             **{kind: _is(kind, trials) for kind in STIMULUS_FLAGS}}
+    counts = [expr for kind, is_kind in shown.items() for expr in (
+        (scored & is_kind.fill_null(False)).sum().alias(f"_n_{kind}"),
+        (scored & is_kind.fill_null(False) & response).sum().alias(f"_r_{kind}"))]
+    blocks = (trials.group_by(keys, maintain_order=True).agg(
+        *counts, start_time=pl.col("start_time").min(), stop_time=pl.col("stop_time").max(), n_trials=pl.len(),
+        n_responses=response.sum(), n_hits=pl.col("is_hit").fill_null(False).sum(),
+        n_contingent_rewards=pl.col("is_contingent_reward").fill_null(False).sum(),
+        rewarded_modality=pl.col("rewarded_modality").first())
+        .sort(keys)
+        .with_columns(
+            hit_rate=_rate("_r_go", "_n_go"), false_alarm_rate=_rate("_r_other", "_n_other"),
+            catch_response_rate=_rate("_r_catch", "_n_catch"),
+            **{f"{kind}_response_rate": _rate(f"_r_{kind}", f"_n_{kind}") for kind in STIMULUS_FLAGS},
+            is_first_block_aud=aud_block.first().over(session_keys or pl.lit(0)),
+            interval_index=pl.int_range(pl.len()).over(session_keys or pl.lit(0)).cast(pl.Int64)))
+
+    def dprimes(go: str, nogo: str) -> list[float]:
+        return [dprime(*row) for row in blocks.select(f"_r_{go}", f"_n_{go}", f"_r_{nogo}", f"_n_{nogo}").iter_rows()]
+
+    blocks = blocks.with_columns(cross_modality_dprime=pl.Series(dprimes("go", "other"), dtype=pl.Float64))
+    blocks = blocks.with_columns(
+        signed_cross_modality_dprime=pl.when(aud_block)
+        .then(-pl.col("cross_modality_dprime")).otherwise(pl.col("cross_modality_dprime")),
+        vis_dprime=pl.Series(dprimes("vis_target", "vis_nontarget"), dtype=pl.Float64),
+        aud_dprime=pl.Series(dprimes("aud_target", "aud_nontarget"), dtype=pl.Float64))
+    return blocks.select(pl.lit("performance").alias("interval_name"), *session_keys, "interval_index",
+                         pl.exclude("interval_name", "interval_index", *session_keys, "^_[nr]_.*$"))

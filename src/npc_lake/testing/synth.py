@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -28,7 +28,7 @@ from npc_lake.schema.session import EPOCHS, EVENTS, SESSIONS, SUBJECTS, TIMESERI
 from npc_lake.testing import _synth_util as u
 from npc_lake.testing._synth_util import FloatArray, frame, stream
 from npc_lake.testing.synth_trials import Task, synth_rf_mapping, synth_task
-from npc_lake.testing.synth_units import spike_batches, synth_probes, synth_units
+from npc_lake.testing.synth_units import PlantedDrive, PlantedResponse, spike_batches, synth_probes, synth_units
 
 SESSIONS_PER_SUBJECT = 3
 FIRST_DATE = date(2022, 6, 6)
@@ -166,8 +166,36 @@ def _running(rng: np.random.Generator, session_id: str, duration: float) -> pl.D
     }, n)
 
 
+def _planted_drives(rng: np.random.Generator, responses: Sequence[PlantedResponse], *, trials: pl.DataFrame,
+                    rf: pl.DataFrame) -> list[PlantedDrive]:
+    """Each planted response with the onsets that drive it and its spike count (Poisson, mean gain × onsets)."""
+    drives = []
+    for response in responses:
+        if response.stimulus in ("vis1", "vis2", "sound1", "sound2"):
+            chosen = trials.filter(pl.col("stim_name") == response.stimulus)
+        elif response.stimulus == "grating":
+            chosen = rf.filter((pl.col("interval_name") == "VisRFMapping") & pl.col("is_small_field_grating"))
+            if response.grating_xy is not None:
+                chosen = chosen.filter((pl.col("grating_x") == response.grating_xy[0])
+                                       & (pl.col("grating_y") == response.grating_xy[1]))
+        elif response.stimulus == "tone":
+            chosen = rf.filter((pl.col("interval_name") == "AudRFMapping") & pl.col("is_pure_tone"))
+            if response.tone_freq is not None:
+                chosen = chosen.filter(pl.col("freq") == response.tone_freq)
+        else:
+            raise ValueError(f"unknown planted stimulus {response.stimulus!r} (vis1, vis2, sound1, sound2, "
+                             "grating, tone)")
+        onsets = chosen["stim_start_time"].drop_nulls().drop_nans().to_numpy()
+        if onsets.size == 0:
+            raise ValueError(f"no {response.stimulus} presentation matches {response}")
+        drives.append(PlantedDrive(response.unit_index, onsets, int(rng.poisson(response.gain * onsets.size)),
+                                   response.latency_s))
+    return drives
+
+
 def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, seed: int = 0,
-                  n_probes: int | None = None, cameras: bool = True) -> SessionBundle:
+                  n_probes: int | None = None, cameras: bool = True,
+                  responses: Sequence[PlantedResponse] | None = None) -> SessionBundle:
     """Session ``index`` of the synthetic DR corpus made from ``seed``.
 
     Parameters
@@ -185,6 +213,10 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
         Number of probes (1–6); by default 5 or 6, drawn per session.
     cameras
         Include the three cameras' frame times in ``events`` (~180 rows per second of session).
+    responses
+        Plant exactly these stimulus-locked responses (see :class:`PlantedResponse`); no other unit is
+        then stimulus-locked. By default a share of the units in visual and auditory areas respond to
+        every stimulus of their modality, with latencies of 30–80 ms.
 
     Returns
     -------
@@ -205,8 +237,10 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
     aud_onsets = np.sort(np.concatenate([task.aud_onsets, aud_rf]))
     probe_rng = stream(seed, index, u.PROBES)
     probes = synth_probes(probe_rng, session_id=session_id, n_probes=n_probes or int(probe_rng.integers(5, 7)))
+    planted = None if responses is None else _planted_drives(stream(seed, index, u.UNITS, 1), responses,
+                                                             trials=task.trials, rf=rf)
     units, plan = synth_units(stream(seed, index, u.UNITS), session_id=session_id, probes=probes, n_units=n_units,
-                              duration=duration_s, vis_onsets=vis_onsets, aud_onsets=aud_onsets)
+                              duration=duration_s, vis_onsets=vis_onsets, aud_onsets=aud_onsets, planted=planted)
     rng = stream(seed, index, u.IDENTITY, 1)
     start = who.start_utc
     digest = hashlib.blake2b(f"npc_lake synthetic DR {seed} {index}".encode(), digest_size=16).digest()
@@ -252,7 +286,8 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
 
 
 def synth_sessions(n_sessions: int, *, n_units: int = 300, duration_s: float = 600.0, seed: int = 0,
-                   n_probes: int | None = None, cameras: bool = True) -> Iterator[SessionBundle]:
+                   n_probes: int | None = None, cameras: bool = True,
+                   responses: Sequence[PlantedResponse] | None = None) -> Iterator[SessionBundle]:
     """Sessions 0 … ``n_sessions``-1 of the corpus made from ``seed``, one at a time.
 
     Parameters are those of :func:`synth_session`; session ``i`` of the iterator equals
@@ -260,4 +295,4 @@ def synth_sessions(n_sessions: int, *, n_units: int = 300, duration_s: float = 6
     """
     for index in range(n_sessions):
         yield synth_session(index, n_units=n_units, duration_s=duration_s, seed=seed, n_probes=n_probes,
-                            cameras=cameras)
+                            cameras=cameras, responses=responses)

@@ -9,9 +9,10 @@ DR analysis code: instruction (reward-scheduled) trials are neither go nor no-go
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,6 @@ import polars as pl
 
 from npc_lake.schema.session import INTERVALS
 from npc_lake.schema.trials import TRIALS
-from npc_lake.sources.dr_performance import block_performance
 from npc_lake.testing._synth_util import BoolArray, FloatArray, frame, jitter
 
 STIMULI = ("vis1", "vis2", "sound1", "sound2", "catch")
@@ -31,7 +31,7 @@ MAX_REPEATS = 3  # consecutive repeats of a missed stimulus
 QUIESCENT_S, STIM_S, WINDOW_START_S, WINDOW_STOP_S, POST_WINDOW_S, TIMEOUT_S, TAIL_S = 1.5, 0.5, 0.1, 1.0, 2.0, 3.0, 1.0
 MEAN_TRIAL_S = 6.6
 RF_TRIAL_S, RF_STIM_S = 0.5, 0.25
-RF_GRID_X = (np.arange(8) - 3.5) * 319.4891
+RF_GRID_X = (np.arange(6) - 2.5) * 319.4891  # the 6 x 4 grid of DR RF mapping (pixels from screen centre)
 RF_GRID_Y = (np.arange(4) - 1.5) * 292.4818
 RF_ORIENTATIONS = np.arange(8) * 45.0
 RF_TONES = np.arange(4000.0, 16001.0, 1000.0)
@@ -40,7 +40,8 @@ RF_AM_FREQS = np.array([12.0, 20.0, 40.0, 80.0])
 
 @dataclass(frozen=True)
 class Task:
-    """What :func:`synth_task` makes: the trials table, one performance row per block, and event times."""
+    """What :func:`synth_task` makes: the trials table, one performance row per block (from the generator's
+    own tally of what it drew, the ground truth for recomputing it from the trials), and event times."""
 
     trials: pl.DataFrame
     performance: pl.DataFrame
@@ -48,6 +49,63 @@ class Task:
     reward_times: FloatArray
     vis_onsets: FloatArray
     aud_onsets: FloatArray
+
+
+@dataclass
+class _Block:
+    """What the generator did in one block, tallied as it went: the ground truth of its performance row."""
+
+    modality: str
+    start: float = math.inf
+    stop: float = -math.inf
+    trials: int = 0
+    responses: int = 0
+    hits: int = 0
+    shown: Counter[str] = field(default_factory=Counter)  # scored presentations per stimulus
+    licked: Counter[str] = field(default_factory=Counter)  # ... with a response
+
+    def record(self, *, start: float, stop: float, stim: str, responded: bool, instruction: bool, go: bool) -> None:
+        self.start, self.stop = min(self.start, start), max(self.stop, stop)
+        self.trials += 1
+        self.responses += responded
+        self.hits += go and responded
+        if not instruction:
+            self.shown[stim] += 1
+            self.licked[stim] += responded
+
+    def rate(self, stim: str) -> float:
+        return self.licked[stim] / self.shown[stim] if self.shown[stim] else math.nan
+
+    def dprime(self, go: str, nogo: str) -> float:
+        """z(rate of go) - z(rate of nogo), each rate kept half a trial away from 0 and 1."""
+        if not (self.shown[go] and self.shown[nogo]):
+            return math.nan
+        z = [NormalDist().inv_cdf(min(max(self.licked[s], 0.5), self.shown[s] - 0.5) / self.shown[s])
+             for s in (go, nogo)]
+        return z[0] - z[1]
+
+
+def _performance(session_id: str, blocks: list[_Block]) -> pl.DataFrame:
+    """The performance intervals rows of the generator's tallies."""
+    rows: dict[str, list[Any]] = defaultdict(list)
+    held = [(index, block) for index, block in enumerate(blocks) if block.trials]
+    for interval_index, (index, block) in enumerate(held):
+        go, other = TARGET[block.modality], TARGET[OTHER[block.modality]]
+        cross = block.dprime(go, other)
+        values = {
+            "interval_index": interval_index, "block_index": index, "start_time": block.start, "stop_time": block.stop,
+            "n_trials": block.trials, "n_responses": block.responses, "n_hits": block.hits,
+            "n_contingent_rewards": block.hits, "hit_rate": block.rate(go), "false_alarm_rate": block.rate(other),
+            "catch_response_rate": block.rate("catch"), "rewarded_modality": block.modality,
+            "is_first_block_aud": blocks[0].modality == "aud", "cross_modality_dprime": cross,
+            "signed_cross_modality_dprime": -cross if block.modality == "aud" else cross,
+            "vis_dprime": block.dprime("vis1", "vis2"), "aud_dprime": block.dprime("sound1", "sound2"),
+            "vis_target_response_rate": block.rate("vis1"), "vis_nontarget_response_rate": block.rate("vis2"),
+            "aud_target_response_rate": block.rate("sound1"), "aud_nontarget_response_rate": block.rate("sound2"),
+        }
+        for name, value in values.items():
+            rows[name].append(value)
+    return frame(INTERVALS, {"session_id": session_id, "interval_name": "performance", **rows}, len(held))
 
 
 def _response_probability(stim: str, modality: str, instruction: bool, index_in_block: int, block: int) -> float:
@@ -81,6 +139,7 @@ def synth_task(rng: np.random.Generator, *, session_id: str, start: float, stop:
     first = str(rng.choice(["vis", "aud"]))
     modalities = [first if b % 2 == 0 else OTHER[first] for b in range(n_blocks)]
     col: dict[str, list[Any]] = defaultdict(list)
+    blocks: list[_Block] = []
     licks: list[float] = []
     block, in_block, instruction_left = -1, 0, 0
     prev_stim, prev_missed, prev_repeat = "", False, 0
@@ -129,6 +188,10 @@ def synth_task(rng: np.random.Generator, *, session_id: str, start: float, stop:
         if trial_stop > stop - 0.5:
             break
         licks.extend(x for x in trial_licks if x < trial_stop - 0.05)
+        while len(blocks) <= b:
+            blocks.append(_Block(modalities[len(blocks)]))
+        blocks[b].record(start=trial_start, stop=trial_stop, stim=stim, responded=responded, instruction=instruction,
+                         go=go)
         values = {
             "start_time": trial_start, "stop_time": trial_stop, "quiescent_start_time": quiescent_start,
             "quiescent_stop_time": onset, "stim_start_time": math.nan if catch else onset,
@@ -153,7 +216,7 @@ def synth_task(rng: np.random.Generator, *, session_id: str, start: float, stop:
     rewards = trials["reward_time"].to_numpy()
     return Task(
         trials=trials,
-        performance=performance(session_id, trials=trials),
+        performance=_performance(session_id, blocks),
         lick_times=np.sort(np.asarray(licks, dtype=np.float64)),
         reward_times=rewards[~np.isnan(rewards)],
         vis_onsets=stim_start[np.isin(stim_name, ["vis1", "vis2"])],
@@ -193,12 +256,6 @@ def _trials_frame(session_id: str, col: dict[str, list[Any]]) -> pl.DataFrame:
         "opto_duration": no_opto, "opto_power": no_opto,
     }
     return frame(TRIALS, columns, n)
-
-
-def performance(session_id: str, *, trials: pl.DataFrame) -> pl.DataFrame:
-    """One ``performance`` intervals row per block (see :func:`npc_lake.sources.dr_performance.block_performance`)."""
-    rows = block_performance(trials)
-    return frame(INTERVALS, {"session_id": session_id, **rows.to_dict()}, rows.height)
 
 
 def synth_rf_mapping(rng: np.random.Generator, *, session_id: str,

@@ -100,6 +100,53 @@ def synth_probes(rng: np.random.Generator, *, session_id: str, n_probes: int) ->
     return Probes(devices, groups, pl.concat(electrodes), letters)
 
 
+#: Spread of a stimulus-locked spike after the response latency: a gamma(2, θ) delay (mode θ, mean 2θ).
+RESPONSE_SPREAD_S = 0.012
+
+
+@dataclass(frozen=True)
+class PlantedResponse:
+    """A stimulus-locked response planted in one unit of a synthetic session.
+
+    Each presentation of ``stimulus`` adds on average ``gain`` spikes to the unit, at ``latency_s`` plus a
+    gamma(2, :data:`RESPONSE_SPREAD_S`) delay after the onset. A session generated with planted responses
+    has no other stimulus-locked units, so the planted ones are the whole truth.
+
+    Parameters
+    ----------
+    unit_index
+        Row of the unit in the session's units table.
+    stimulus
+        ``vis1``, ``vis2``, ``sound1`` or ``sound2`` (task trials), ``grating`` (RF-mapping gratings) or
+        ``tone`` (RF-mapping pure tones).
+    latency_s
+        Delay from onset to the first stimulus-locked spike (s).
+    gain
+        Mean number of extra spikes per presentation.
+    grating_xy
+        For ``grating``: only gratings at this (grating_x, grating_y) position drive the unit.
+    tone_freq
+        For ``tone``: only tones of this frequency (Hz) drive the unit.
+    """
+
+    unit_index: int
+    stimulus: str
+    latency_s: float = 0.05
+    gain: float = 2.0
+    grating_xy: tuple[float, float] | None = None
+    tone_freq: float | None = None
+
+
+@dataclass(frozen=True)
+class PlantedDrive:
+    """A planted response resolved to its onsets and spike count (see :class:`PlantedResponse`)."""
+
+    unit_index: int
+    onsets: FloatArray
+    n_spikes: int
+    latency_s: float
+
+
 @dataclass(frozen=True)
 class SpikePlan:
     """What the spike generator needs per unit, in units-table order."""
@@ -110,11 +157,29 @@ class SpikePlan:
     modality: IntArray  # 0: none, 1: visual onsets, 2: auditory onsets
     latency: FloatArray
     amplitude: FloatArray
+    planted: tuple[PlantedDrive, ...] = ()
+
+    def drives_of(self, unit_index: int) -> list[PlantedDrive]:
+        """The planted drives of one unit."""
+        return [drive for drive in self.planted if drive.unit_index == unit_index]
+
+    @property
+    def n_planted(self) -> IntArray:
+        """Planted spikes per unit."""
+        counts = np.zeros(len(self.unit_ids), dtype=np.int64)
+        for drive in self.planted:
+            counts[drive.unit_index] += drive.n_spikes
+        return counts
 
 
 def synth_units(rng: np.random.Generator, *, session_id: str, probes: Probes, n_units: int, duration: float,
-                vis_onsets: FloatArray, aud_onsets: FloatArray) -> tuple[pl.DataFrame, SpikePlan]:
-    """The units table and the plan from which their spike trains are drawn."""
+                vis_onsets: FloatArray, aud_onsets: FloatArray,
+                planted: Sequence[PlantedDrive] | None = None) -> tuple[pl.DataFrame, SpikePlan]:
+    """The units table and the plan from which their spike trains are drawn.
+
+    With ``planted`` (even empty), only those drives are stimulus-locked; otherwise a share of the units
+    in visual and auditory areas respond to every stimulus of their modality.
+    """
     el = probes.electrodes
     group = el["electrode_group_name"].to_numpy()
     in_brain = (el["structure"] != "root").to_numpy()
@@ -149,7 +214,13 @@ def synth_units(rng: np.random.Generator, *, session_id: str, probes: Probes, n_
     n_base = np.maximum(rng.poisson(rate * duration), int(np.ceil(0.05 * duration)))
     n_stim = np.where(modality > 0, rng.poisson(gain * n_onsets), 0)
     n_base[silent], n_stim[silent] = 0, 0
+    if planted is not None:
+        modality[:], n_stim[:] = 0, 0
     n = (n_base + n_stim).astype(np.int64)
+    for drive in planted or ():
+        if not 0 <= drive.unit_index < n_units:
+            raise ValueError(f"planted response for unit {drive.unit_index}, but the session has {n_units} units")
+        n[drive.unit_index] += drive.n_spikes
     spiking = n > 0
 
     def metric(values: FloatArray) -> FloatArray:
@@ -209,7 +280,7 @@ def synth_units(rng: np.random.Generator, *, session_id: str, probes: Probes, n_
         "obs_intervals": np.tile([[0.0, duration]], (n_units, 1, 1)),
     }
     plan = SpikePlan(unit_ids, n_base.astype(np.int64), n_stim.astype(np.int64), modality.astype(np.int64),
-                     rng.uniform(0.03, 0.08, n_units), amplitude)
+                     rng.uniform(0.03, 0.08, n_units), amplitude, tuple(planted or ()))
     return frame(UNITS, columns, n_units), plan
 
 
@@ -233,7 +304,7 @@ def _waveforms(rng: np.random.Generator, amplitude: FloatArray, half_width: Floa
 
 def batch_bounds(plan: SpikePlan) -> list[tuple[int, int]]:
     """Consecutive unit ranges of at most ``MAX_BATCH_UNITS`` units and about ``MAX_BATCH_SPIKES`` spikes."""
-    counts = plan.n_base + plan.n_stim
+    counts = plan.n_base + plan.n_stim + plan.n_planted
     bounds, start, spikes = [], 0, 0
     for i, c in enumerate(counts.tolist()):
         if i > start and (i - start >= MAX_BATCH_UNITS or spikes + c > MAX_BATCH_SPIKES):
@@ -253,7 +324,8 @@ def spike_batch(plan: SpikePlan, *, lo: int, hi: int, session_id: str, duration:
     """
     rng = stream(seed, index, SPIKES, batch)
     n_base, n_stim = plan.n_base[lo:hi], plan.n_stim[lo:hi]
-    counts = n_base + n_stim
+    drives = {u: plan.drives_of(u) for u in {d.unit_index for d in plan.planted} if lo <= u < hi}
+    counts = n_base + n_stim + plan.n_planted[lo:hi]
     total = int(counts.sum())
     cumulative = rng.standard_exponential(int((n_base + 1).sum()))
     steps = np.arange(int(n_base.max(initial=0))) * _DEAD_TIME_S + 1e-4
@@ -261,21 +333,29 @@ def spike_batch(plan: SpikePlan, *, lo: int, hi: int, session_id: str, duration:
     e0 = o0 = 0
     for u in range(hi - lo):
         nb, ns = int(n_base[u]), int(n_stim[u])
-        if nb + ns == 0:
+        if nb + ns == 0 and lo + u not in drives:
             continue
         # nb+1 exponential gaps, normalised by their sum: nb sorted uniform samples, no sort needed
         c = np.cumsum(cumulative[e0:e0 + nb + 1], out=cumulative[e0:e0 + nb + 1])
         e0 += nb + 1
-        span = duration - (nb + ns) * _DEAD_TIME_S - 2e-4
+        n_total = int(counts[u])
+        span = duration - n_total * _DEAD_TIME_S - 2e-4
         times = out[o0:o0 + nb]
         np.multiply(c[:-1], span / c[-1], out=times)
         times += steps[:nb]  # the i-th spike moves i dead times later: gaps >= dead time, order kept
+        locked = []
         if ns:
             source = onsets[plan.modality[lo + u]]
-            locked = source[rng.integers(0, len(source), ns)] + plan.latency[lo + u] + rng.gamma(2.0, 0.012, ns)
-            merged = np.sort(np.concatenate([times, np.clip(locked, 1e-4, duration - 1e-4)]))
-            out[o0:o0 + nb + ns] = _refractory(merged, duration)
-        o0 += nb + ns
+            locked.append(source[rng.integers(0, len(source), ns)] + plan.latency[lo + u]
+                          + rng.gamma(2.0, RESPONSE_SPREAD_S, ns))
+        for drive in drives.get(lo + u, ()):
+            if drive.n_spikes:
+                locked.append(drive.onsets[rng.integers(0, len(drive.onsets), drive.n_spikes)] + drive.latency_s
+                              + rng.gamma(2.0, RESPONSE_SPREAD_S, drive.n_spikes))
+        if locked:
+            merged = np.sort(np.concatenate([times, np.clip(np.concatenate(locked), 1e-4, duration - 1e-4)]))
+            out[o0:o0 + n_total] = _refractory(merged, duration)
+        o0 += n_total
     amplitude = rng.standard_normal(total, dtype=np.float32)
     amplitude *= np.float32(0.12)
     amplitude += np.float32(1.0)
@@ -304,4 +384,4 @@ def spike_batches(plan: SpikePlan, *, session_id: str, duration: float, seed: in
                           batch=batch, onsets=onsets)
 
 
-__all__ = ["Probes", "SpikePlan", "spike_batches", "synth_probes", "synth_units"]
+__all__ = ["PlantedDrive", "PlantedResponse", "Probes", "SpikePlan", "spike_batches", "synth_probes", "synth_units"]
