@@ -5,6 +5,8 @@ The main entry points, imported lazily so that ``import npc_lake`` stays cheap:
 - :func:`connect` — a DuckDB connection with every lake table as a view;
 - :func:`scan` — a Polars LazyFrame over one table;
 - :func:`ingest` — read one source into the lake;
+- :func:`psth`, :func:`block_performance` — spike counts around events and behaviour per block, across sessions;
+- :func:`export_nwb`, :func:`validate_nwb` — one session out as an NWB file, checked as DANDI does;
 - :class:`Lake` — a handle on a lake folder or S3 prefix.
 """
 
@@ -16,7 +18,9 @@ from npc_lake._version import __version__
 from npc_lake.errors import NpcLakeError
 
 if TYPE_CHECKING:
+    from npc_lake.analysis import block_performance, psth
     from npc_lake.export.session import export_nwb
+    from npc_lake.export.validate import validate_nwb
     from npc_lake.lake import Lake
     from npc_lake.pipeline import ingest
     from npc_lake.query.duckdb import connect, run_sql
@@ -32,6 +36,9 @@ _LAZY = {
     "Session": "npc_lake.session",
     "get_sessions": "npc_lake.session",
     "export_nwb": "npc_lake.export.session",
+    "psth": "npc_lake.analysis",
+    "block_performance": "npc_lake.analysis",
+    "validate_nwb": "npc_lake.export.validate",
 }
 
 
@@ -43,5 +50,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'npc_lake' has no attribute {name!r}")
 
 
-__all__ = ["Lake", "NpcLakeError", "Session", "__version__", "connect", "export_nwb", "get_sessions", "ingest",
-           "run_sql", "scan"]
+__all__ = ["Lake", "NpcLakeError", "Session", "__version__", "block_performance", "connect", "export_nwb",
+           "get_sessions", "ingest", "psth", "run_sql", "scan", "validate_nwb"]

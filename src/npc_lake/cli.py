@@ -359,6 +359,32 @@ def dev_s3(data_dir: Path, bucket: str) -> None:
 
 
 @main.command()
+@click.argument("kind", type=click.Choice(["psth", "raster", "performance", "units-map"]))
+@click.argument("target", metavar="SESSION_OR_QUERY")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Figure file (.png, .svg, .pdf).")
+@lake_option
+@click.option("--stim", default=None, help="Task stimulus to align to [default: vis1; units-map: none].")
+@click.option("--by", default="rewarded_modality", show_default=True, help="psth: trial column to split by.")
+@click.option("--structure", default=None, help="psth: only QC-passing units of this CCF structure.")
+@click.option("--unit", "unit_id", default=None, help="raster: the unit [default: the most responsive one].")
+def plot(kind: str, target: str, output: Path, lake: str | None, stim: str | None, by: str, structure: str | None,
+         unit_id: str | None) -> None:
+    """Draw a quick-look figure of a session, or of what a SQL query names (session_id, unit_id columns)."""
+    from npc_lake import plots
+
+    if kind == "psth":
+        figure = plots.plot_psth(target, lake=lake, stim=stim or "vis1", by=by or None, structure=structure)
+    elif kind == "raster":
+        figure = plots.plot_raster(target, lake=lake, unit_id=unit_id, stim=stim or "vis1")
+    elif kind == "performance":
+        figure = plots.plot_performance(target, lake=lake)
+    else:
+        figure = plots.plot_units_map(target, lake=lake, stim=stim)
+    click.echo(plots.save_figure(figure, output))
+
+
+@main.command()
 @click.option("--lake", "lake", default=None, metavar="DIR_OR_URI",
               help="Lake to fill [default: WORKDIR/lake; the demo never touches $NPC_LAKE_URI].")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("npc_lake_demo"),

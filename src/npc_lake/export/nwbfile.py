@@ -16,6 +16,7 @@ intervals              ``/intervals/<interval_name>``; ``invalid_times`` → ``/
 events                 TimeSeries (timestamps = event times) placed per ``nwb_path``
 timeseries             TimeSeries placed per ``nwb_path``
 recordings             ElectricalSeries at ``nwb_path`` whose data link to the file holding the samples
+unit_responses, …      ``/analysis`` (see :mod:`npc_lake.export.analysis`)
 =====================  ===============================================================================
 
 Nulls: float → NaN; int/bool with nulls → float64 with NaN; str → ``""``; all-null columns are left out.
@@ -32,6 +33,7 @@ from pathlib import Path
 from pynwb import NWBHDF5IO, NWBFile
 
 from npc_lake.errors import NpcLakeError, SessionError
+from npc_lake.export.analysis import add_analysis
 from npc_lake.export.behavior import EVENTS_WITHOUT_VALUES, add_events, add_timeseries
 from npc_lake.export.ecephys import add_devices, add_electrode_groups, add_electrodes
 from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
@@ -43,7 +45,7 @@ from npc_lake.schema import SessionBundle
 #: The component steps of :func:`build_nwbfile`, in order (links need their targets first).
 STEPS: tuple[Callable[[NWBFile, SessionBundle], None], ...] = (
     add_session_extras, add_subject, add_devices, add_electrode_groups, add_electrodes, add_units,
-    add_trials, add_epochs, add_intervals, add_events, add_timeseries,
+    add_trials, add_epochs, add_intervals, add_events, add_timeseries, add_analysis,
 )
 
 
@@ -132,7 +134,7 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
 
 
 __all__ = [
-    "EVENTS_WITHOUT_VALUES", "STEPS", "add_devices", "add_electrode_groups", "add_electrodes", "add_epochs",
-    "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials",
+    "EVENTS_WITHOUT_VALUES", "STEPS", "add_analysis", "add_devices", "add_electrode_groups", "add_electrodes",
+    "add_epochs", "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials",
     "add_units", "build_nwbfile", "write_nwbfile",
 ]
