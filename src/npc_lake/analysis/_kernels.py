@@ -69,7 +69,10 @@ def add_window_counts(times: Array, run_starts: Array, run_stops: Array, run_row
     counts
         int64 array (rows, groups, bins), updated in place.
     """
-    _add_window_counts(np.ascontiguousarray(times, dtype=np.float64), np.asarray(run_starts, dtype=np.int64),
-                       np.asarray(run_stops, dtype=np.int64), np.asarray(run_rows, dtype=np.int64),
-                       np.ascontiguousarray(onsets, dtype=np.float64), np.asarray(event_group, dtype=np.int64),
-                       float(window[0]), float(window[1]), float(bin_size), float(slack), counts)
+    def small(values: Array, dtype: type) -> Array:  # writable and C-ordered, so one compiled signature serves
+        return np.require(values, dtype=dtype, requirements=["C", "W"])
+
+    _add_window_counts(np.ascontiguousarray(times, dtype=np.float64), small(run_starts, np.int64),
+                       small(run_stops, np.int64), small(run_rows, np.int64), small(onsets, np.float64),
+                       small(event_group, np.int64), float(window[0]), float(window[1]), float(bin_size),
+                       float(slack), counts)

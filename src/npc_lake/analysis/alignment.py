@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,28 +55,39 @@ def _unit_groups(handle: Lake, units: pl.DataFrame) -> dict[str, list[UnitGroup]
     return found
 
 
-def _runs(codes: Array, times: Array) -> tuple[Array, Array, Array, Array]:
-    """(codes, times, run starts, run stops): runs of one code with non-decreasing times. Rows are sorted by
-    (code, time) first when the stored order leaves too many runs (a lake written out of order)."""
+@dataclass(frozen=True)
+class SpikeRuns:
+    """Spikes as runs of one unit code with non-decreasing times: ``times[starts[r]:stops[r]]`` are spikes of
+    code ``codes[r]``."""
+
+    times: Array
+    starts: Array
+    stops: Array
+    codes: Array
+
+
+def find_runs(codes: Array, times: Array) -> SpikeRuns:
+    """The runs of ``codes``/``times`` (any order). Rows are sorted by (code, time) first when the stored order
+    leaves too many runs (a lake written out of order)."""
     breaks = np.flatnonzero((codes[1:] != codes[:-1]) | (times[1:] < times[:-1])) + 1
     if breaks.shape[0] > max(64, codes.shape[0] * _MAX_RUN_FRACTION):
         order = np.lexsort((times, codes))
         codes, times = codes[order], times[order]
         breaks = np.flatnonzero((codes[1:] != codes[:-1]) | (times[1:] < times[:-1])) + 1
-    starts = np.concatenate([[0], breaks])
-    stops = np.concatenate([breaks, [codes.shape[0]]])
-    return codes, times, starts, stops
+    starts = np.concatenate([[0], breaks]).astype(np.int64)
+    stops = np.concatenate([breaks, [codes.shape[0]]]).astype(np.int64)
+    return SpikeRuns(times, starts, stops, codes[starts] if codes.shape[0] else codes[:0])
 
 
-def count_around(codes: Array, times: Array, code_to_row: Array, onsets: Array, event_group: Array, *,
-                 window: tuple[float, float], bin_size: float, counts: Array) -> None:
-    """Add spikes to ``counts[row, group, bin]`` around ``onsets`` (sorted), with the binning of :func:`psth`.
+def count_runs(runs: SpikeRuns, code_to_row: Array, onsets: Array, event_group: Array, *,
+               window: tuple[float, float], bin_size: float, counts: Array) -> None:
+    """Add the spikes of ``runs`` to ``counts[row, group, bin]`` around ``onsets`` (sorted), binned as :func:`psth`
+    bins them.
 
     Parameters
     ----------
-    codes, times
-        Spike unit codes and times, in any order (runs of one unit with non-decreasing times are found,
-        and the rows sorted first if there are too many).
+    runs
+        The spikes (:func:`find_runs`).
     code_to_row
         Row of ``counts`` for each code (``-1``: not counted).
     onsets, event_group
@@ -85,12 +97,14 @@ def count_around(codes: Array, times: Array, code_to_row: Array, onsets: Array, 
     counts
         int64 array (rows, groups, bins), updated in place.
     """
-    if codes.shape[0] == 0 or onsets.shape[0] == 0 or not (code_to_row >= 0).any():
+    if runs.times.shape[0] == 0 or onsets.shape[0] == 0:
+        return
+    rows = code_to_row[runs.codes]
+    if not (rows >= 0).any():
         return
     from npc_lake.analysis._kernels import add_window_counts
 
-    codes, times, starts, stops = _runs(codes, times)
-    add_window_counts(times, starts, stops, code_to_row[codes[starts]], onsets, event_group, window=window,
+    add_window_counts(runs.times, runs.starts, runs.stops, rows, onsets, event_group, window=window,
                       bin_size=bin_size, slack=_SLACK, counts=counts)
 
 
@@ -98,8 +112,9 @@ def _count_chunk(chunk: SpikeChunk, wanted: dict[str, int], onsets: Array, event
                  window: tuple[float, float], bin_size: float, counts: Array) -> None:
     """Add the chunk's spikes of ``wanted`` units (id -> row of ``counts``) to ``counts[unit, group, bin]``."""
     code_to_row = np.array([wanted.get(u, -1) for u in chunk.unit_ids], dtype=np.int64)
-    count_around(chunk.codes, chunk.spike_times, code_to_row, onsets, event_group, window=window,
-                 bin_size=bin_size, counts=counts)
+    if (code_to_row >= 0).any():
+        count_runs(find_runs(chunk.codes, chunk.spike_times), code_to_row, onsets, event_group, window=window,
+                   bin_size=bin_size, counts=counts)
 
 
 def _session_counts(files: SpikeFiles, session_id: str, unit_ids: list[str], onsets: Array, event_group: Array, *,

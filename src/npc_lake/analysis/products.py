@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from npc_lake.analysis.alignment import count_around
+from npc_lake.analysis.alignment import count_runs, find_runs
 from npc_lake.analysis.stats import half_rise_latency, signed_rank_p
 from npc_lake.schema.analysis import (
     ANALYSIS_TABLES,
@@ -80,31 +80,43 @@ def _rf_conditions(intervals: pl.DataFrame) -> pl.DataFrame:
 
 
 class _Grid:
-    """Counts (and sums) over (row, time bin, column) for times not known in advance: grows as needed."""
+    """Spike counts (and sums of a weight) per (time bin, cell), for times not known in advance: grows as needed."""
 
-    def __init__(self, n_rows: int, n_columns: int, bin_size: float) -> None:
-        self.n_rows, self.n_columns, self.bin_size = n_rows, n_columns, bin_size
+    def __init__(self, n_cells: int, bin_size: float) -> None:
+        self.n_cells, self.bin_size = max(n_cells, 1), bin_size
         self.origin = 0
-        self.counts = np.zeros((n_rows, 0, n_columns), dtype=np.int64)
-        self.sums = np.zeros((n_rows, 0, n_columns))
+        self.counts: Array = np.zeros((0, self.n_cells), dtype=np.int64)
+        self.sums: Array = np.zeros((0, self.n_cells))
+        self.unweighed: Array = np.zeros((0, self.n_cells), dtype=np.int64)  # spikes whose weight is NaN
 
-    def add(self, rows: Array, times: Array, columns: Array, weights: Array | None = None) -> None:
-        if rows.size == 0:
+    def add(self, cell_of_code: Array, codes: Array, times: Array, weights: Array | None = None) -> None:
+        """Add spikes at ``times`` to the cells ``cell_of_code[codes]`` (cells < 0 are left out)."""
+        cells = cell_of_code[codes]
+        if (cell_of_code < 0).any():
+            kept = cells >= 0
+            cells, times = cells[kept], times[kept]
+            weights = weights[kept] if weights is not None else None
+        if cells.size == 0:
             return
         bins = np.floor(times / self.bin_size).astype(np.int64)
         low, high = int(bins.min()), int(bins.max())
-        if self.counts.shape[1] == 0:
+        if self.counts.shape[0] == 0:
             self.origin = low
-        if low < self.origin or high - self.origin >= self.counts.shape[1]:
-            start = min(low, self.origin)
-            stop = max(high + 1, self.origin + self.counts.shape[1])
-            pad = ((0, 0), (self.origin - start, stop - self.origin - self.counts.shape[1]), (0, 0))
-            self.counts, self.sums = np.pad(self.counts, pad), np.pad(self.sums, pad)
+        if low < self.origin or high - self.origin >= self.counts.shape[0]:
+            start, stop = min(low, self.origin), max(high + 1, self.origin + self.counts.shape[0])
+            pad = ((self.origin - start, stop - self.origin - self.counts.shape[0]), (0, 0))
+            self.counts, self.sums, self.unweighed = (np.pad(a, pad) for a in (self.counts, self.sums,
+                                                                                self.unweighed))
             self.origin = start
-        flat = (rows * self.counts.shape[1] + (bins - self.origin)) * self.n_columns + columns
-        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
+        flat = (bins - self.origin) * self.n_cells + cells
+        size = self.counts.size
+        self.counts += np.bincount(flat, minlength=size).reshape(self.counts.shape)
         if weights is not None:
-            self.sums += np.bincount(flat, weights=weights, minlength=self.sums.size).reshape(self.sums.shape)
+            missing = np.isnan(weights)
+            if missing.any():
+                self.unweighed += np.bincount(flat[missing], minlength=size).reshape(self.counts.shape)
+                weights = np.where(missing, 0.0, weights)
+            self.sums += np.bincount(flat, weights=weights, minlength=size).reshape(self.counts.shape)
 
 
 class SessionProducts:
@@ -137,17 +149,19 @@ class SessionProducts:
         self._rf_counts = np.zeros((n_units, n_conditions, 2), dtype=np.int64)
         probes = units["electrode_group_name"].fill_null("")
         self.probe_names: list[str] = sorted(set(probes.to_list()))
-        self._unit_probe = np.array([self.probe_names.index(p) for p in probes.to_list()], dtype=np.int64)
-        self._unit_qc = units["default_qc"].fill_null(False).to_numpy().astype(bool)
+        probe = np.array([self.probe_names.index(p) for p in probes.to_list()], dtype=np.int64)
+        qc = units["default_qc"].fill_null(False).to_numpy().astype(np.int64)
         depth = units.select("electrode_group_name", "peak_channel").join(
             electrodes.select("electrode_group_name", pl.col("channel").alias("peak_channel"), "rel_y"),
             on=["electrode_group_name", "peak_channel"], how="left", maintain_order="left")["rel_y"]
         depth_bin = np.floor(depth.cast(pl.Float64).fill_null(np.nan).to_numpy() / DRIFT_DEPTH_BIN_UM)
-        self._unit_depth_bin = np.where(np.isfinite(depth_bin), depth_bin, -1).astype(np.int64)
-        n_depths = int(self._unit_depth_bin.max(initial=-1)) + 1
-        self._histogram = _Grid(len(self.probe_names), 2, HISTOGRAM_BIN_S)  # columns: all units, QC units
-        self._drift = _Grid(len(self.probe_names), max(n_depths, 1), DRIFT_TIME_BIN_S)
-        self._drift_amplitudes = _Grid(len(self.probe_names), max(n_depths, 1), DRIFT_TIME_BIN_S)
+        depth_bin = np.where(np.isfinite(depth_bin) & (depth_bin >= 0), depth_bin, -1).astype(np.int64)
+        self._n_depths = max(int(depth_bin.max(initial=-1)) + 1, 1)
+        # the cell of each unit: (probe, QC flag) in the histograms, (probe, depth bin) in the drift maps
+        self._histogram_cell = probe * 2 + qc
+        self._drift_cell = np.where(depth_bin >= 0, probe * self._n_depths + depth_bin, -1)
+        self._histogram = _Grid(len(self.probe_names) * 2, HISTOGRAM_BIN_S)
+        self._drift = _Grid(len(self.probe_names) * self._n_depths, DRIFT_TIME_BIN_S)
 
     def add_batch(self, batch: pl.DataFrame) -> None:
         """Add a spike_times batch (``unit_id``, ``spike_time``, optional ``amplitude``) of this session."""
@@ -163,27 +177,17 @@ class SessionProducts:
 
     def add(self, codes: Array, times: Array, code_to_row: Array, amplitude: Array | None = None) -> None:
         """Add spikes: ``times`` of units ``code_to_row[codes]`` (rows of the units frame; -1 unknown)."""
-        count_around(codes, times, code_to_row, self._trial_onsets, np.arange(self._trial_onsets.size),
-                     window=_TRIAL_WINDOW, bin_size=_WINDOW_S, counts=self._trial_counts)
-        count_around(codes, times, code_to_row, self._trial_onsets, self._trial_stim, window=RESPONSE_WINDOW,
-                     bin_size=LATENCY_BIN_S, counts=self._latency_counts)
-        count_around(codes, times, code_to_row, self._rf_onsets, self._rf_event_group,
-                     window=_TRIAL_WINDOW, bin_size=_WINDOW_S, counts=self._rf_counts)
-        unit = code_to_row[codes]
-        known = unit >= 0
-        unit, times = unit[known], times[known]
-        probe = self._unit_probe[unit]
-        self._histogram.add(probe, times, np.zeros(unit.size, dtype=np.int64))
-        qc = self._unit_qc[unit]
-        self._histogram.add(probe[qc], times[qc], np.ones(int(qc.sum()), dtype=np.int64))
-        depth = self._unit_depth_bin[unit]
-        placed = depth >= 0
-        self._drift.add(probe[placed], times[placed], depth[placed])
-        if amplitude is not None:
-            amplitude = amplitude[known][placed]
-            measured = ~np.isnan(amplitude)
-            self._drift_amplitudes.add(probe[placed][measured], times[placed][measured], depth[placed][measured],
-                                       amplitude[measured])
+        runs = find_runs(codes, times)
+        count_runs(runs, code_to_row, self._trial_onsets, np.arange(self._trial_onsets.size), window=_TRIAL_WINDOW,
+                   bin_size=_WINDOW_S, counts=self._trial_counts)
+        count_runs(runs, code_to_row, self._trial_onsets, self._trial_stim, window=RESPONSE_WINDOW,
+                   bin_size=LATENCY_BIN_S, counts=self._latency_counts)
+        count_runs(runs, code_to_row, self._rf_onsets, self._rf_event_group, window=_TRIAL_WINDOW, bin_size=_WINDOW_S,
+                   counts=self._rf_counts)
+        known = code_to_row >= 0
+        row = np.where(known, code_to_row, 0)
+        self._histogram.add(np.where(known, self._histogram_cell[row], -1), codes, times)
+        self._drift.add(np.where(known, self._drift_cell[row], -1), codes, times, amplitude)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """One frame per analysis table (possibly empty)."""
@@ -191,29 +195,33 @@ class SessionProducts:
                 SPIKE_HISTOGRAMS.name: self._spike_histograms(), DRIFT_MAPS.name: self._drift_maps()}
 
     def _unit_responses(self) -> pl.DataFrame:
-        columns: dict[str, list[Any]] = {c: [] for c in UNIT_RESPONSES.column_names}
+        parts = []
+        n_units = len(self.unit_ids)
         for stim_index, stim_name in enumerate(TASK_STIMULI):
             trials = np.flatnonzero(self._trial_stim == stim_index)
-            if trials.size == 0:
+            if trials.size == 0 or n_units == 0:
                 continue
             baseline = self._trial_counts[:, trials, 0]
             response = self._trial_counts[:, trials, 1]
-            for row, unit_id in enumerate(self.unit_ids):
-                base_rate = float(baseline[row].mean()) / _WINDOW_S
-                resp_rate = float(response[row].mean()) / _WINDOW_S
-                p_value = signed_rank_p(response[row] - baseline[row])
-                responsive = p_value < RESPONSE_ALPHA and resp_rate > base_rate
-                latency = (half_rise_latency(self._latency_counts[row, stim_index] / (trials.size * LATENCY_BIN_S),
-                                             baseline=base_rate, bin_size=LATENCY_BIN_S) + RESPONSE_WINDOW[0]
-                           if responsive else math.nan)
-                total = base_rate + resp_rate
-                values = {"session_id": self.session_id, "unit_id": unit_id, "stim_name": stim_name,
-                          "n_trials": int(trials.size), "baseline_rate": base_rate, "response_rate": resp_rate,
-                          "response_index": (resp_rate - base_rate) / total if total > 0 else math.nan,
-                          "p_value": p_value, "is_responsive": responsive, "latency": latency}
-                for name, value in values.items():
-                    columns[name].append(value)
-        return pl.DataFrame(columns, schema=UNIT_RESPONSES.polars_schema)
+            base_rate = baseline.mean(axis=1) / _WINDOW_S
+            resp_rate = response.mean(axis=1) / _WINDOW_S
+            p_value = np.asarray(signed_rank_p(response - baseline)).reshape(n_units)
+            responsive = (p_value < RESPONSE_ALPHA) & (resp_rate > base_rate)
+            latency = np.full(n_units, np.nan)
+            for row in np.flatnonzero(responsive):
+                rate = self._latency_counts[row, stim_index] / (trials.size * LATENCY_BIN_S)
+                latency[row] = RESPONSE_WINDOW[0] + half_rise_latency(rate, baseline=float(base_rate[row]),
+                                                                      bin_size=LATENCY_BIN_S)
+            total = base_rate + resp_rate
+            index = np.divide(resp_rate - base_rate, total, out=np.full(n_units, np.nan), where=total > 0)
+            parts.append(pl.DataFrame({
+                "session_id": self.session_id, "unit_id": self.unit_ids, "stim_name": stim_name,
+                "n_trials": trials.size, "baseline_rate": base_rate, "response_rate": resp_rate,
+                "response_index": index, "p_value": p_value, "is_responsive": responsive, "latency": latency,
+            }, schema_overrides=dict(UNIT_RESPONSES.polars_schema.items())))
+        if not parts:
+            return pl.DataFrame(schema=UNIT_RESPONSES.polars_schema)
+        return pl.concat(parts).select(UNIT_RESPONSES.column_names)
 
     def _rf_maps(self) -> pl.DataFrame:
         if self._rf.height == 0 or not self.unit_ids:
@@ -234,38 +242,34 @@ class SessionProducts:
 
     def _spike_histograms(self) -> pl.DataFrame:
         grid = self._histogram
-        n_probes, n_bins = grid.counts.shape[:2]
+        n_bins, n_probes = grid.counts.shape[0], len(self.probe_names)
         if n_bins == 0:
             return pl.DataFrame(schema=SPIKE_HISTOGRAMS.polars_schema)
+        by_qc = grid.counts.reshape(n_bins, n_probes, 2).transpose(1, 0, 2)  # (probe, bin, [not QC, QC])
         return pl.DataFrame({
             "session_id": self.session_id,
             "electrode_group_name": np.repeat(np.array(self.probe_names, dtype=object), n_bins),
             "bin_start_time": np.tile((grid.origin + np.arange(n_bins)) * HISTOGRAM_BIN_S, n_probes),
-            "bin_size": HISTOGRAM_BIN_S, "spike_count": grid.counts[:, :, 0].ravel(),
-            "qc_spike_count": grid.counts[:, :, 1].ravel(),
+            "bin_size": HISTOGRAM_BIN_S, "spike_count": by_qc.sum(axis=2).ravel(),
+            "qc_spike_count": by_qc[:, :, 1].ravel(),
         }, schema_overrides=dict(SPIKE_HISTOGRAMS.polars_schema.items())).select(SPIKE_HISTOGRAMS.column_names)
 
     def _drift_maps(self) -> pl.DataFrame:
         grid = self._drift
-        probe, time_bin, depth = np.nonzero(grid.counts)
-        if probe.size == 0:
+        time_bin, cell = np.nonzero(grid.counts)
+        if cell.size == 0:
             return pl.DataFrame(schema=DRIFT_MAPS.polars_schema)
-        counts = grid.counts[probe, time_bin, depth]
-        amplitudes = self._drift_amplitudes
-        measured = np.zeros(counts.size, dtype=np.int64)
-        total = np.zeros(counts.size)
-        if amplitudes.counts.shape[1]:
-            shifted = time_bin + grid.origin - amplitudes.origin
-            inside = (shifted >= 0) & (shifted < amplitudes.counts.shape[1])
-            measured[inside] = amplitudes.counts[probe[inside], shifted[inside], depth[inside]]
-            total[inside] = amplitudes.sums[probe[inside], shifted[inside], depth[inside]]
-        mean = np.divide(total, measured, out=np.full(counts.size, np.nan), where=measured > 0)
+        counts = grid.counts[time_bin, cell]
+        measured = counts - grid.unweighed[time_bin, cell]
+        mean = np.divide(grid.sums[time_bin, cell], measured, out=np.full(counts.size, np.nan), where=measured > 0)
+        probe, depth = np.divmod(cell, self._n_depths)
         return pl.DataFrame({
             "session_id": self.session_id,
             "electrode_group_name": np.array(self.probe_names, dtype=object)[probe],
             "bin_start_time": (time_bin + grid.origin) * DRIFT_TIME_BIN_S,
             "depth": depth * DRIFT_DEPTH_BIN_UM, "spike_count": counts, "mean_amplitude": mean,
-        }, schema_overrides=dict(DRIFT_MAPS.polars_schema.items())).select(DRIFT_MAPS.column_names)
+        }, schema_overrides=dict(DRIFT_MAPS.polars_schema.items())).select(DRIFT_MAPS.column_names).sort(
+            list(DRIFT_MAPS.sort_by))
 
 
 __all__ = ["ANALYSIS_TABLES", "SessionProducts"]

@@ -10,37 +10,48 @@ import numpy as np
 Array = np.ndarray[Any, Any]
 
 
-def _average_ranks(values: Array) -> tuple[Array, Array]:
-    """Ranks (1-based, ties averaged) of ``values``, and the size of every group of tied values."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    sizes = np.diff(np.concatenate([starts, [ordered.size]]))
-    group_rank = starts + (sizes + 1) / 2.0  # mean of ranks start+1 … start+size
-    ranks = np.empty(values.size)
-    ranks[order] = np.repeat(group_rank, sizes)
-    return ranks, sizes
-
-
-def signed_rank_p(differences: Array) -> float:
-    """Two-sided p-value of the Wilcoxon signed-rank test of paired ``differences`` against zero.
+def signed_rank_p(differences: Array) -> Array:
+    """Two-sided p-values of the Wilcoxon signed-rank test of paired differences against zero, row by row.
 
     Zero differences are dropped; the statistic is compared with its normal approximation, with the
-    variance corrected for ties and no continuity correction. Every difference zero (or none) gives 1.0.
+    variance corrected for ties and no continuity correction. A row whose differences are all zero gives 1.0.
+
+    Parameters
+    ----------
+    differences
+        (rows, pairs) array, or one row of pairs.
+
+    Returns
+    -------
+    numpy.ndarray
+        One p-value per row (an array of shape ``()`` for one row).
     """
-    nonzero = np.asarray(differences, dtype=np.float64)
-    nonzero = nonzero[nonzero != 0]
-    n = nonzero.size
-    if n == 0:
-        return 1.0
-    ranks, ties = _average_ranks(np.abs(nonzero))
-    positive = float(ranks[nonzero > 0].sum())
-    mean = n * (n + 1) / 4.0
-    variance = n * (n + 1) * (2 * n + 1) / 24.0 - float((ties.astype(np.float64) ** 3 - ties).sum()) / 48.0
-    if variance <= 0:
-        return 1.0
-    z = (positive - mean) / math.sqrt(variance)
-    return min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))
+    values = np.asarray(differences, dtype=np.float64)
+    rows = np.atleast_2d(values)
+    n_pairs = rows.shape[1]
+    magnitude = np.sort(np.abs(rows), axis=1)
+    order = np.argsort(np.abs(rows), axis=1, kind="stable")
+    # ties: each sorted position belongs to the run of equal magnitudes from ``first`` to ``last``
+    position = np.broadcast_to(np.arange(n_pairs), rows.shape)
+    new = np.ones(rows.shape, dtype=bool)
+    new[:, 1:] = magnitude[:, 1:] != magnitude[:, :-1]
+    first = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+    end = np.ones(rows.shape, dtype=bool)
+    end[:, :-1] = new[:, 1:]
+    last = np.minimum.accumulate(np.where(end, position, n_pairs - 1)[:, ::-1], axis=1)[:, ::-1]
+    zeros = (rows == 0).sum(axis=1, keepdims=True)
+    rank = (first + last) / 2.0 + 1.0 - zeros  # ranks among the nonzero differences (zeros sort first)
+    positive = np.take_along_axis(rows, order, axis=1) > 0
+    w_plus = np.where(positive, rank, 0.0).sum(axis=1)
+    n = n_pairs - zeros[:, 0]
+    size = (last - first + 1).astype(np.float64)
+    tie_term = np.where(magnitude > 0, size**2 - 1.0, 0.0).sum(axis=1)  # sums (t^3 - t) over tie groups
+    variance = n * (n + 1) * (2 * n + 1) / 24.0 - tie_term / 48.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(w_plus - n * (n + 1) / 4.0) / np.sqrt(variance)
+    p = np.array([math.erfc(v / math.sqrt(2.0)) if np.isfinite(v) else 1.0 for v in z])
+    p = np.where((n > 0) & (variance > 0), np.minimum(p, 1.0), 1.0)
+    return p.reshape(values.shape[:-1]) if values.ndim > 1 else p.reshape(())
 
 
 def half_rise_latency(rate: Array, *, baseline: float, bin_size: float, smooth_bins: int = 5) -> float:

@@ -135,6 +135,6 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
 
 __all__ = [
     "EVENTS_WITHOUT_VALUES", "STEPS", "add_analysis", "add_devices", "add_electrode_groups", "add_electrodes",
-    "add_epochs", "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries", "add_trials",
-    "add_units", "build_nwbfile", "write_nwbfile",
+    "add_epochs", "add_events", "add_intervals", "add_metadata", "add_recordings", "add_subject", "add_timeseries",
+    "add_trials", "add_units", "build_nwbfile", "write_nwbfile",
 ]
