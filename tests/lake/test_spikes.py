@@ -130,7 +130,11 @@ def test_spike_files_give_every_spike_of_the_wanted_groups_with_its_unit(counts:
             write_partition_stream(lake, table_name="spike_times", session_id=SESSION,
                                    batches=iter(table.to_batches(max_chunksize=97)), schema=table.schema,
                                    rows_per_file=400, group_by=() if shuffle else UNIT_COLUMNS_IN_SPIKES)
-        chunks = list(SpikeFiles(lake).chunks(SESSION, unit_groups=wanted))
+        units = data.draw(st.none() | st.lists(st.sampled_from([f"u{i}" for i in range(len(counts))]), max_size=3))
+        chunks = list(SpikeFiles(lake).chunks(SESSION, unit_groups=wanted, unit_ids=units))
+        if units is not None:  # row groups holding none of the units are skipped: never more rows than without
+            every = sum(c.codes.size for c in SpikeFiles(lake).chunks(SESSION, unit_groups=wanted))
+            assert sum(c.codes.size for c in chunks) <= every
     got = pl.DataFrame({"unit_id": [c.unit_ids[code] for c in chunks for code in c.codes.tolist()],
                         "spike_time": np.concatenate([c.spike_times for c in chunks]) if chunks else []},
                        schema={"unit_id": pl.String, "spike_time": pl.Float64})
@@ -138,6 +142,8 @@ def test_spike_files_give_every_spike_of_the_wanted_groups_with_its_unit(counts:
     for structure, qc in wanted:
         in_wanted = in_wanted | ((pl.col("structure").is_null() if structure is None
                                   else pl.col("structure") == structure) & (pl.col("default_qc") == qc))
+    if units is not None:
+        in_wanted = in_wanted & pl.col("unit_id").is_in(units)
     must = frame.filter(in_wanted).select("unit_id", "spike_time")
     assert must.join(got, on=["unit_id", "spike_time"], how="anti").is_empty()  # every wanted spike
     assert got.join(frame, on=["unit_id", "spike_time"], how="anti").is_empty()  # only stored spikes

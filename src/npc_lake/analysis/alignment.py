@@ -123,7 +123,7 @@ def _session_counts(files: SpikeFiles, session_id: str, unit_ids: list[str], ons
     """One session's (unit, group, bin) counts of ``unit_ids`` around ``onsets`` (sorted)."""
     counts = np.zeros((len(unit_ids), n_groups, n_bins), dtype=np.int64)
     wanted = {unit_id: row for row, unit_id in enumerate(unit_ids)}
-    for chunk in files.chunks(session_id, unit_groups=unit_groups):
+    for chunk in files.chunks(session_id, unit_groups=unit_groups, unit_ids=unit_ids):
         _count_chunk(chunk, wanted, onsets, event_group, window, bin_size, counts)
     return counts
 

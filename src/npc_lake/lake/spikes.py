@@ -11,6 +11,7 @@ units not yet yielded, to fetching groups of units by filter and sorting them: s
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -188,14 +189,26 @@ def _may_hold(statistics: Any, value: Any) -> bool:
     return not statistics.has_min_max or statistics.min <= value <= statistics.max
 
 
-def _row_groups(metadata: pq.FileMetaData, unit_groups: Collection[UnitGroup]) -> list[int]:
-    """Row groups of a file whose statistics do not rule out every one of ``unit_groups``."""
+def _may_hold_any(statistics: Any, wanted: list[str]) -> bool:
+    """Whether a column chunk with these statistics may hold one of ``wanted`` (sorted, no nulls)."""
+    if statistics is None or not statistics.has_min_max:
+        return True
+    first = bisect.bisect_left(wanted, statistics.min)
+    return first < len(wanted) and wanted[first] <= statistics.max
+
+
+def _row_groups(metadata: pq.FileMetaData, unit_groups: Collection[UnitGroup],
+                unit_ids: list[str] | None = None) -> list[int]:
+    """Row groups of a file whose statistics do not rule out every one of ``unit_groups`` (and of the sorted
+    ``unit_ids``, when given)."""
     names = metadata.schema.names
     keep = []
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)
         stats = {name: group.column(names.index(name)).statistics if name in names else None
-                 for name in ("structure", "default_qc")}
+                 for name in ("structure", "default_qc", "unit_id")}
+        if unit_ids is not None and not _may_hold_any(stats["unit_id"], unit_ids):
+            continue
         if any(_may_hold(stats["structure"], structure) and _may_hold(stats["default_qc"], qc)
                for structure, qc in unit_groups):
             keep.append(index)
@@ -228,11 +241,13 @@ class SpikeFiles:
             bounds = (lows[row], highs[row]) if lows is not None and highs is not None else (None, None)
             self._files.setdefault(session_id, []).append((unquote(path), *bounds))
 
-    def chunks(self, session_id: str, *, unit_groups: Collection[UnitGroup]) -> Iterator[SpikeChunk]:
+    def chunks(self, session_id: str, *, unit_groups: Collection[UnitGroup],
+               unit_ids: Collection[str] | None = None) -> Iterator[SpikeChunk]:
         """Yield the spike times of one session's units of ``unit_groups``, chunk by chunk.
 
         Only the files and row groups whose statistics allow units of those (structure, default_qc)
-        groups are read; rows of other units in them come along (callers select units by id).
+        groups (and, with ``unit_ids``, one of those units) are read; rows of other units in them come along
+        (callers select units by id).
 
         Parameters
         ----------
@@ -240,6 +255,8 @@ class SpikeFiles:
             The session.
         unit_groups
             The (structure, default_qc) pairs of the units wanted; ``None`` stands for a null.
+        unit_ids
+            The units wanted, when known: row groups whose unit_id range holds none of them are skipped.
 
         Yields
         ------
@@ -248,13 +265,14 @@ class SpikeFiles:
             lake written by npc_lake; callers must not rely on it for lakes written by other tools).
         """
         structures = {structure for structure, _ in unit_groups}
+        wanted = sorted(unit_ids) if unit_ids is not None else None
         for path, low, high in self._files.get(session_id, []):
             if None not in structures and low is not None and high is not None and not any(
                     low <= structure <= high for structure in structures if structure is not None):
                 continue  # the log's statistics rule the file out without opening it
             parquet = pq.ParquetFile(f"{self._root}/{path}", filesystem=self._filesystem,
                                      read_dictionary=["unit_id"])
-            row_groups = _row_groups(parquet.metadata, unit_groups)
+            row_groups = _row_groups(parquet.metadata, unit_groups, wanted)
             if not row_groups:
                 continue
             table = parquet.read_row_groups(row_groups, columns=["unit_id", "spike_time"], use_threads=False)
