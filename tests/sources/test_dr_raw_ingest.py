@@ -59,6 +59,21 @@ def test_raw_session_exported_to_nwb_and_ingested_again_gives_identical_rows(raw
         assert first[name].equals(second[name]), name
     assert first["sessions"]["rig"].to_list() == ["NP3"]
     assert ingest(raw.folder, lake=direct).status == "unchanged"  # the folder listing did not change
+    opto = first["intervals"].filter(pl.col("interval_name") == "OptoTagging")
+    assert opto.height and set(opto["device_name"]) == {"laser_488"}
+    assert "laser_488" in first["devices"]["device_name"].to_list()
+    pynwb = pytest.importorskip("pynwb")
+    with pynwb.NWBHDF5IO(str(nwb), "r") as io:
+        nwbfile = io.read()
+        sites = nwbfile.ogen_sites
+        assert {site.location for site in sites.values()} == set(opto["location"].drop_nulls())
+        for site in sites.values():
+            assert site.device.name == "laser_488" and site.excitation_lambda == 488.0
+            assert "mm lateral" in site.description
+            pulses = nwbfile.stimulus[f"{site.name}_pulses"]
+            mine = opto.filter(pl.col("location") == site.location).sort("stim_start_time")
+            assert pulses.site is site and np.array_equal(pulses.timestamps[::2], mine["stim_start_time"].to_numpy())
+            assert np.allclose(pulses.data[::2], mine["power"].to_numpy() / 1000) and not pulses.data[1::2].any()
 
 
 @pytest.mark.parametrize("breakage", ["truncated_task", "probe_without_sorted_output", "probe_without_stream",

@@ -117,6 +117,7 @@ INTERVALS = Table(
         Column("bregma_y", "float64", "Optotagging: site position anterior of bregma.", unit="mm"),
         Column("power", "float64", "Optotagging: light power.", unit="mW"),
         Column("wavelength", "float64", "Optotagging: light wavelength.", unit="nm"),
+        Column("device_name", "str", "Optotagging: device that delivered the light (devices.device_name)."),
         Column("block_index", "int32", "Performance: 0-based block number."),
         Column("n_trials", "int64", "Performance: trials in the block."),
         Column("n_responses", "int64", "Performance: trials with a response."),

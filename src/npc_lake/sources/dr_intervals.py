@@ -101,8 +101,14 @@ def opto_tagging_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
         "nominal_duration": duration, "location": labels,
         "bregma_x": bregma_x[index[:n]] if located else np.full(n, np.nan),
         "bregma_y": bregma_y[index[:n]] if located else np.full(n, np.nan),
-        "power": power, "wavelength": np.full(n, float(digits) if digits else np.nan),
+        "power": power, "wavelength": np.full(n, float(digits) if digits else np.nan), "device_name": device,
     }, strict=False)
+
+
+def laser_device(device_name: str) -> pl.DataFrame:
+    """The ``devices`` row of the light source an OptoTagging file names (``optoDev``, e.g. ``laser_488``)."""
+    return pl.DataFrame({"device_name": [device_name],
+                         "description": [f"Light source of the optotagging pulses ({device_name} in the task file)."]})
 
 
 def running_speed(task: TaskFile, clock: FrameClock) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:

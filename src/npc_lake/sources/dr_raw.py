@@ -36,7 +36,7 @@ from npc_lake.errors import NpcLakeError, SourceError
 from npc_lake.schema.bundle import SessionBundle
 from npc_lake.schema.ids import validate_id
 from npc_lake.sources import dr_ephys
-from npc_lake.sources.dr_intervals import opto_tagging_frame, rf_mapping_frames, running_speed
+from npc_lake.sources.dr_intervals import laser_device, opto_tagging_frame, rf_mapping_frames, running_speed
 from npc_lake.sources.dr_performance import block_performance
 from npc_lake.sources.dr_task import FrameClock, trials_frame
 from npc_lake.sources.kilosort import read_sorted
@@ -197,6 +197,7 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
     names, rig, version = [], None, None
     main = max((t for t, _ in timed if t.task_name == "DynamicRouting1"), key=lambda t: t.n_frames, default=None)
     interval_counts: dict[str, int] = {}
+    lasers: set[str] = set()
     speed_parts = []
     for index, (task, clock) in enumerate(timed):
         names.append(task.task_name)
@@ -219,7 +220,11 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
                 for frame in rf_mapping_frames(task, clock):
                     session.add("intervals", _numbered(frame, interval_counts))
             elif task.task_name == "OptoTagging":
-                session.add("intervals", _numbered(opto_tagging_frame(task, clock), interval_counts))
+                pulses = opto_tagging_frame(task, clock)
+                session.add("intervals", _numbered(pulses, interval_counts))
+                for device in sorted(set(pulses["device_name"].drop_nulls().to_list()) - lasers):
+                    lasers.add(device)
+                    session.add("devices", laser_device(device))
             speed = running_speed(task, clock)
             if speed is not None:
                 speed_parts.append(speed)
