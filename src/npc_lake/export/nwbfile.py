@@ -18,6 +18,7 @@ timeseries             TimeSeries placed per ``nwb_path``
 recordings             ElectricalSeries at ``nwb_path`` whose data link to the file holding the samples
 unit_responses, …      ``/analysis`` (see :mod:`npc_lake.export.analysis`)
 intervals (opto)       ``/general/optogenetics`` sites (see :mod:`npc_lake.export.optogenetics`)
+stimuli                ``/stimulus/templates`` (see :mod:`npc_lake.export.stimuli`)
 =====================  ===============================================================================
 
 Nulls: float → NaN; int/bool with nulls → float64 with NaN; str → ``""``; all-null columns are left out.
@@ -41,13 +42,15 @@ from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
 from npc_lake.export.metadata import add_metadata, add_session_extras, add_subject
 from npc_lake.export.optogenetics import add_optogenetic_sites
 from npc_lake.export.recordings import absolute_links, add_recordings, linked_files
+from npc_lake.export.stimuli import add_stimulus_templates
 from npc_lake.export.units import add_units
 from npc_lake.schema import SessionBundle
 
 #: The component steps of :func:`build_nwbfile`, in order (links need their targets first).
 STEPS: tuple[Callable[[NWBFile, SessionBundle], None], ...] = (
     add_session_extras, add_subject, add_devices, add_electrode_groups, add_electrodes, add_units,
-    add_trials, add_epochs, add_intervals, add_events, add_timeseries, add_analysis, add_optogenetic_sites,
+    add_trials, add_stimulus_templates, add_epochs, add_intervals, add_events, add_timeseries, add_analysis,
+    add_optogenetic_sites,
 )
 
 

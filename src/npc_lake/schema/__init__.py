@@ -14,6 +14,7 @@ from npc_lake.schema.bundle import SessionBundle, SpikeBatches
 from npc_lake.schema.ephys import DEVICES, ELECTRODE_GROUPS, ELECTRODES, RECORDINGS, SPIKE_TIMES, UNITS
 from npc_lake.schema.model import Column, Table, format_dtype, parse_dtype
 from npc_lake.schema.session import EPOCHS, EVENTS, INTERVALS, SESSIONS, SUBJECTS, TIMESERIES
+from npc_lake.schema.stimuli import STIMULI
 from npc_lake.schema.trials import TRIALS
 
 #: Bumped whenever a declaration changes in a way that changes stored rows.
@@ -22,7 +23,7 @@ SCHEMA_VERSION = 3
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        SESSIONS, SUBJECTS, DEVICES, ELECTRODE_GROUPS, ELECTRODES, UNITS, SPIKE_TIMES, TRIALS, EPOCHS,
+        SESSIONS, SUBJECTS, DEVICES, ELECTRODE_GROUPS, ELECTRODES, UNITS, SPIKE_TIMES, TRIALS, STIMULI, EPOCHS,
         INTERVALS, EVENTS, TIMESERIES, RECORDINGS, UNIT_RESPONSES, RF_MAPS, SPIKE_HISTOGRAMS, DRIFT_MAPS,
         COLUMN_DESCRIPTIONS, INGEST_LOG, INGEST_RUNS, TAGS,
     )

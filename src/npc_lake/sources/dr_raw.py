@@ -38,7 +38,7 @@ from npc_lake.schema.ids import validate_id
 from npc_lake.sources import dr_ephys
 from npc_lake.sources.dr_intervals import laser_device, opto_tagging_frame, rf_mapping_frames, running_speed
 from npc_lake.sources.dr_performance import block_performance
-from npc_lake.sources.dr_task import FrameClock, trials_frame
+from npc_lake.sources.dr_task import FrameClock, stimuli_frame, trials_frame
 from npc_lake.sources.kilosort import read_sorted
 from npc_lake.sources.openephys import Recording, Stream, find_recordings
 from npc_lake.sources.sync import read_sync
@@ -210,6 +210,7 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
                 rig, version = task.value("rigName"), task.value("taskVersion")
                 trials = trials_frame(task, clock)
                 session.add("trials", trials)
+                session.add("stimuli", stimuli_frame(task))
                 session.add("intervals", block_performance(trials))
                 rewards = np.sort(task.array("rewardFrames", dtype=np.float64))
                 session.add("events", _events("rewards", clock.flip(rewards, task.uri),

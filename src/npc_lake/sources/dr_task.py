@@ -197,3 +197,47 @@ def trials_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
         "is_task_control_correct": np.isnan(response_time) == np.isnan(tc_response),
     }
     return pl.DataFrame({name: pl.Series(name, value, strict=False) for name, value in columns.items()})
+
+
+def _first_number(value: Any) -> float | None:
+    """The first element of a setting that may be a scalar or a list (NaN and absent: ``None``)."""
+    array = np.asarray(value, dtype=np.float64).ravel() if value is not None else np.empty(0)
+    return float(array[0]) if array.size and np.isfinite(array[0]) else None
+
+
+def stimuli_frame(task: TaskFile) -> pl.DataFrame:
+    """The ``stimuli`` rows of a DynamicRouting1 file: each task stimulus's grating or sound settings.
+
+    The stimuli are those of ``blockStim`` (else vis1, vis2, sound1, sound2). Visual ones read ``gratingOri``,
+    ``gratingSF``, ``gratingTF``, ``gratingSize``, ``visStimContrast``, ``gratingType`` and ``visStimFrames``;
+    auditory ones ``soundType``, ``toneFreq`` or ``ampModFreq``, ``noiseFiltFreq``, ``soundDur``,
+    ``soundSampleRate`` and ``soundLevel``. What the file lacks stays null.
+    """
+    names = sorted({str(s) for block in task.literal_lists("blockStim") for s in block} - {"catch"}) \
+        or ["sound1", "sound2", "vis1", "vis2"]
+    orientation, tones = task.group("gratingOri"), task.group("toneFreq")
+    modulation, bands = task.group("ampModFreq"), task.group("noiseFiltFreq")
+    sound_type = str(task.value("soundType", "")) or None
+    rows = []
+    for name in names:
+        row: dict[str, Any] = {"stim_name": name, "modality": _modality(name)}
+        if row["modality"] == "vis":
+            frames = _first_number(task.value("visStimFrames"))
+            row |= {"duration": frames / task.frame_rate if frames is not None else None,
+                    "grating_orientation": _first_number(orientation.get(name)),
+                    "grating_spatial_frequency": _first_number(task.value("gratingSF")),
+                    "grating_temporal_frequency": _first_number(task.value("gratingTF")),
+                    "grating_size": _first_number(task.value("gratingSize")),
+                    "grating_contrast": _first_number(task.value("visStimContrast")),
+                    "grating_type": str(task.value("gratingType", "")) or None}
+        elif row["modality"] == "aud":
+            band = np.asarray(bands.get(name, []), dtype=np.float64).ravel()
+            row |= {"duration": _first_number(task.value("soundDur")), "sound_type": sound_type,
+                    "tone_freq": _first_number(tones.get(name)) if sound_type == "tone" else None,
+                    "am_freq": _first_number(modulation.get(name)) if sound_type == "AM noise" else None,
+                    "noise_low_freq": float(band[0]) if sound_type != "tone" and band.size == 2 else None,
+                    "noise_high_freq": float(band[1]) if sound_type != "tone" and band.size == 2 else None,
+                    "sound_sample_rate": _first_number(task.value("soundSampleRate")),
+                    "sound_level": _first_number(task.value("soundLevel"))}
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None)

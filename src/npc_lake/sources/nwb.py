@@ -47,7 +47,16 @@ from npc_lake.schema import SessionBundle, SpikeBatches
 from npc_lake.schema.bundle import no_spikes
 from npc_lake.schema.ids import derive_session_id, validate_id
 from npc_lake.sources import nwb_general, nwb_tables
-from npc_lake.sources.hdf5_tables import SourceWarning, as_text, is_dataset, neurodata_type, read_raw, warn
+from npc_lake.sources.hdf5_tables import (
+    SourceWarning,
+    as_text,
+    is_dataset,
+    is_dynamic_table,
+    neurodata_type,
+    read_raw,
+    read_table,
+    warn,
+)
 from npc_lake.sources.nwb_series import read_series_tables
 from npc_lake.sources.remote import RangeReader, is_remote, is_remote_zarr, remote_info, s3_location
 from npc_lake.sources.zarr_tree import UnsafePickleError, ZarrFile, open_zarr
@@ -335,6 +344,10 @@ class NwbSource:
         for name in ("events", "timeseries", "recordings"):
             frame = getattr(series, name)
             put(name, frame.select(pl.lit(session_id).alias("session_id"), pl.all()) if frame is not None else None)
+        stimuli = file.get("scratch/npc_lake_stimuli")  # written by npc_lake's export (stimulus definitions)
+        if is_dynamic_table(stimuli):  # it writes a missing number as NaN; no definition is NaN
+            frame = read_table(stimuli).frame.drop("id")
+            put("stimuli", frame.with_columns(pl.col(pl.Float64).fill_nan(None)))
         put("column_descriptions", described.frame(session_id))
         return tables, spikes
 

@@ -27,7 +27,7 @@ from npc_lake.schema.bundle import SessionBundle
 from npc_lake.schema.session import EPOCHS, EVENTS, SESSIONS, SUBJECTS, TIMESERIES
 from npc_lake.testing import _synth_util as u
 from npc_lake.testing._synth_util import FloatArray, frame, stream
-from npc_lake.testing.synth_trials import Task, synth_rf_mapping, synth_task
+from npc_lake.testing.synth_trials import Task, synth_rf_mapping, synth_stimuli, synth_task
 from npc_lake.testing.synth_units import PlantedDrive, PlantedResponse, spike_batches, synth_probes, synth_units
 
 SESSIONS_PER_SUBJECT = 3
@@ -272,7 +272,8 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
     tables = {
         "sessions": sessions, "subjects": subjects, "devices": probes.devices,
         "electrode_groups": probes.electrode_groups, "electrodes": probes.electrodes, "units": units,
-        "trials": task.trials, "epochs": epochs_frame, "intervals": pl.concat([rf, task.performance]),
+        "trials": task.trials, "stimuli": synth_stimuli(session_id, task_version=sessions["task_version"][0]),
+        "epochs": epochs_frame, "intervals": pl.concat([rf, task.performance]),
         "events": _events(stream(seed, index, u.EVENTS), session_id, task, duration_s, cameras),
         "timeseries": _running(stream(seed, index, u.RUNNING), session_id, duration_s),
     }

@@ -16,7 +16,21 @@ from typing import Any
 import numpy as np
 
 from npc_lake.testing._synth_util import FloatArray
-from npc_lake.testing.synth_trials import N_INSTRUCTION, OTHER, STIMULI, STIMULUS_P, TARGET, _response_probability
+from npc_lake.testing.synth_trials import (
+    AM_FREQ,
+    GRATING,
+    N_INSTRUCTION,
+    NOISE_BAND,
+    ORIENTATION,
+    OTHER,
+    SOUND_LEVEL,
+    SOUND_SAMPLE_RATE,
+    STIMULI,
+    STIMULUS_P,
+    TARGET,
+    TONE_FREQ,
+    _response_probability,
+)
 
 FRAME_RATE = 60.0
 QUIESCENT_FRAMES, PRE_STIM_FIXED, PRE_STIM_MEAN, PRE_STIM_MAX = 90, 90, 60, 360
@@ -266,6 +280,16 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         "newBlockGoTrials": np.int32(0), "newBlockNogoTrials": np.int32(0), "newBlockCatchTrials": np.int32(0),
         "visStimFrames": np.array([VIS_STIM_FRAMES], dtype=np.int32), "soundDur": np.array([SOUND_S]),
         "incorrectTimeoutFrames": np.int32(0), "taskVersion": b"stage 5 ori AMN moving",
+        "gratingOri/vis1": np.array([int(ORIENTATION["vis1"])], dtype=np.int32),
+        "gratingOri/vis2": np.array([int(ORIENTATION["vis2"])], dtype=np.int32),
+        "gratingSF": GRATING["grating_spatial_frequency"], "gratingSize": np.int32(GRATING["grating_size"]),
+        "gratingTF": np.int32(2), "gratingType": GRATING["grating_type"].encode(),
+        "visStimContrast": np.array([GRATING["grating_contrast"]]), "soundType": b"AM noise",
+        "ampModFreq/sound1": np.int32(AM_FREQ["sound1"]), "ampModFreq/sound2": np.int32(AM_FREQ["sound2"]),
+        "noiseFiltFreq/sound1": np.array(NOISE_BAND, dtype=np.int32),
+        "noiseFiltFreq/sound2": np.array(NOISE_BAND, dtype=np.int32),
+        "toneFreq/sound1": np.int32(TONE_FREQ["sound1"]), "toneFreq/sound2": np.int32(TONE_FREQ["sound2"]),
+        "soundSampleRate": np.array([int(SOUND_SAMPLE_RATE)]), "soundLevel": np.array([SOUND_LEVEL]),
         "rewardSize": np.full(len(reward_frames), 0.005), "rotaryEncoder": b"digital",
         "rotaryEncoderCount": counts, "rotaryEncoderCountsPerRev": np.int32(COUNTS_PER_REV),
         "wheelRadius": WHEEL_RADIUS_CM,

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from npc_lake.schema.session import INTERVALS
+from npc_lake.schema.stimuli import STIMULI as STIMULI_TABLE
 from npc_lake.schema.trials import TRIALS
 from npc_lake.testing._synth_util import BoolArray, FloatArray, frame, jitter
 
@@ -36,6 +37,38 @@ RF_GRID_Y = (np.arange(4) - 1.5) * 292.4818
 RF_ORIENTATIONS = np.arange(8) * 45.0
 RF_TONES = np.arange(4000.0, 16001.0, 1000.0)
 RF_AM_FREQS = np.array([12.0, 20.0, 40.0, 80.0])
+
+
+#: How the synthetic task defines its stimuli (DR's values: 50° square-wave gratings at 0.04 cycles/°, drifting at
+#: 2 cycles/s in "moving" versions; 6 and 10 kHz tones, or noise modulated at 12 and 70 Hz).
+GRATING: dict[str, Any] = {"grating_spatial_frequency": 0.04, "grating_size": 50.0, "grating_contrast": 1.0, "grating_type": "sqr"}
+ORIENTATION = {"vis1": 0.0, "vis2": 90.0}
+TONE_FREQ = {"sound1": 6000.0, "sound2": 10000.0}
+AM_FREQ = {"sound1": 12.0, "sound2": 70.0}
+NOISE_BAND = (2000.0, 20000.0)
+SOUND_SAMPLE_RATE, SOUND_LEVEL = 48000.0, 68.0
+
+
+def synth_stimuli(session_id: str, *, task_version: str) -> pl.DataFrame:
+    """The ``stimuli`` rows of a task version: AM noise when it says "AMN", else tones; gratings drift when it
+    says "moving"."""
+    am_noise = "AMN" in task_version
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for name in ("sound1", "sound2", "vis1", "vis2"):
+        vis = name.startswith("vis")
+        values: dict[str, Any] = {
+            "stim_name": name, "modality": "vis" if vis else "aud", "duration": STIM_S,
+            **({**GRATING, "grating_orientation": ORIENTATION[name],
+                "grating_temporal_frequency": 2.0 if "moving" in task_version else 0.0} if vis else
+               {"sound_type": "AM noise" if am_noise else "tone", "tone_freq": None if am_noise else TONE_FREQ[name],
+                "am_freq": AM_FREQ[name] if am_noise else None,
+                "noise_low_freq": NOISE_BAND[0] if am_noise else None,
+                "noise_high_freq": NOISE_BAND[1] if am_noise else None,
+                "sound_sample_rate": SOUND_SAMPLE_RATE, "sound_level": SOUND_LEVEL}),
+        }
+        for column in STIMULI_TABLE.column_names[1:]:
+            rows[column].append(values.get(column))
+    return frame(STIMULI_TABLE, {"session_id": session_id, **rows}, 4)
 
 
 @dataclass(frozen=True)
