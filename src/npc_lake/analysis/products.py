@@ -147,9 +147,9 @@ class SessionProducts:
         self._rf_event_group = self._rf["_group"].to_numpy()
         n_conditions = int(self._rf_event_group.max(initial=-1)) + 1
         self._rf_counts = np.zeros((n_units, n_conditions, 2), dtype=np.int64)
-        probes = units["electrode_group_name"].fill_null("")
-        self.probe_names: list[str] = sorted(set(probes.to_list()))
-        probe = np.array([self.probe_names.index(p) for p in probes.to_list()], dtype=np.int64)
+        probes = units["electrode_group_name"].to_list()  # units without one are left out of the per-probe tables
+        self.probe_names: list[str] = sorted({p for p in probes if p})
+        probe = np.array([self.probe_names.index(p) if p else -1 for p in probes], dtype=np.int64)
         qc = units["default_qc"].fill_null(False).to_numpy().astype(np.int64)
         depth = units.select("electrode_group_name", "peak_channel").join(
             electrodes.select("electrode_group_name", pl.col("channel").alias("peak_channel"), "rel_y"),
@@ -158,8 +158,8 @@ class SessionProducts:
         depth_bin = np.where(np.isfinite(depth_bin) & (depth_bin >= 0), depth_bin, -1).astype(np.int64)
         self._n_depths = max(int(depth_bin.max(initial=-1)) + 1, 1)
         # the cell of each unit: (probe, QC flag) in the histograms, (probe, depth bin) in the drift maps
-        self._histogram_cell = probe * 2 + qc
-        self._drift_cell = np.where(depth_bin >= 0, probe * self._n_depths + depth_bin, -1)
+        self._histogram_cell = np.where(probe >= 0, probe * 2 + qc, -1)
+        self._drift_cell = np.where((depth_bin >= 0) & (probe >= 0), probe * self._n_depths + depth_bin, -1)
         self._histogram = _Grid(len(self.probe_names) * 2, HISTOGRAM_BIN_S)
         self._drift = _Grid(len(self.probe_names) * self._n_depths, DRIFT_TIME_BIN_S)
 
@@ -243,7 +243,7 @@ class SessionProducts:
     def _spike_histograms(self) -> pl.DataFrame:
         grid = self._histogram
         n_bins, n_probes = grid.counts.shape[0], len(self.probe_names)
-        if n_bins == 0:
+        if n_bins == 0 or n_probes == 0:
             return pl.DataFrame(schema=SPIKE_HISTOGRAMS.polars_schema)
         by_qc = grid.counts.reshape(n_bins, n_probes, 2).transpose(1, 0, 2)  # (probe, bin, [not QC, QC])
         return pl.DataFrame({
