@@ -192,8 +192,10 @@ def _field_value(item: str) -> tuple[str, str]:
               help="Fill in or replace a subject field in this file only, e.g. --subject age=P90D "
                    "--subject species='Mus musculus' (for sources that lack what DANDI requires).")
 @click.option("--no-validate", is_flag=True, help="Skip the nwbinspector check of the written file.")
+@click.option("--filtered-lfp", nargs=2, type=float, default=None, metavar="LOW HIGH",
+              help="Also write each reachable LFP recording band-passed to LOW-HIGH Hz (FilteredEphys).")
 def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite: bool, as_of: str | None,
-               subject_fields: tuple[str, ...], no_validate: bool) -> None:
+               subject_fields: tuple[str, ...], no_validate: bool, filtered_lfp: tuple[float, float] | None) -> None:
     """Write session SESSION_ID from the lake's rows to an NWB file, then check it with nwbinspector.
 
     Exits with status 1 if the written file has a CRITICAL, PYNWB_VALIDATION or ERROR finding.
@@ -202,7 +204,7 @@ def export_nwb(session_id: str, output: Path | None, lake: str | None, overwrite
 
     subject = dict(_field_value(item) for item in subject_fields)
     path = export(session_id, output or Path(f"{session_id}.nwb"), lake=lake, as_of=as_of, overwrite=overwrite,
-                  subject=subject)
+                  subject=subject, filtered_lfp=filtered_lfp)
     click.echo(f"{session_id}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if not no_validate:
         from npc_lake.ui import print_validation

@@ -44,7 +44,8 @@ def _spike_histograms(frame: pl.DataFrame) -> BehavioralTimeSeries:
         for suffix, column, who in (("", "spike_count", "every unit"),
                                     ("_default_qc", "qc_spike_count", "the units passing the default QC")):
             series.append(TimeSeries(
-                name=f"{probe}{suffix}".replace("/", "_").replace(":", "_"), data=compressed(rows[column].to_numpy()), unit="spikes",
+                name=f"{probe}{suffix}".replace("/", "_").replace(":", "_"),
+                data=compressed(rows[column].to_numpy()), unit="spikes",
                 starting_time=float(rows["bin_start_time"][0]), rate=1.0 / bin_size,
                 description=f"Spikes of {who} on {probe}, counted in {bin_size:g} s bins starting at each "
                             "timestamp (the joint spike count across units, as in DR all-spike histograms).",

@@ -41,7 +41,7 @@ from npc_lake.export.ecephys import add_devices, add_electrode_groups, add_elect
 from npc_lake.export.intervals import add_epochs, add_intervals, add_trials
 from npc_lake.export.metadata import add_metadata, add_session_extras, add_subject
 from npc_lake.export.optogenetics import add_optogenetic_sites
-from npc_lake.export.recordings import absolute_links, add_recordings, linked_files
+from npc_lake.export.recordings import absolute_links, add_filtered_lfp, add_recordings, linked_files
 from npc_lake.export.stimuli import add_stimulus_templates
 from npc_lake.export.units import add_units
 from npc_lake.schema import SessionBundle
@@ -91,7 +91,8 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
     return target
 
 
-def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwrite: bool = False,
+                  filtered_lfp: tuple[float, float] | None = None) -> Path:
     """Build the session's NWBFile and write it to ``path`` (HDF5).
 
     The file is written to a temporary file in the same folder and renamed into place, so a failure
@@ -105,6 +106,9 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
         Where to write the file.
     overwrite
         Replace an existing file at ``path``.
+    filtered_lfp
+        (low, high) Hz: also write a band-passed copy of every LFP recording whose samples are reachable
+        (see :func:`npc_lake.export.recordings.add_filtered_lfp`).
 
     Returns
     -------
@@ -128,6 +132,8 @@ def write_nwbfile(bundle: SessionBundle, path: str | os.PathLike[str], *, overwr
     try:
         with ExitStack() as files:
             nwbfile = build_nwbfile(bundle, files=files)
+            if filtered_lfp is not None:
+                add_filtered_lfp(nwbfile, bundle, band=filtered_lfp, files=files)
             with NWBHDF5IO(str(tmp), mode="w") as io:
                 io.write(nwbfile)
         if linked_files(bundle):

@@ -29,13 +29,16 @@ from __future__ import annotations
 import os
 import posixpath
 import warnings
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+import polars as pl
 from hdmf.common import DynamicTableRegion
+from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 from pynwb import NWBFile
 from pynwb.ecephys import LFP, ElectricalSeries, FilteredEphys
 
@@ -180,6 +183,97 @@ def add_recordings(nwbfile: NWBFile, bundle: SessionBundle, *, files: ExitStack 
             kwargs["channel_conversion"] = source["channel_conversion"]
         _place(nwbfile, ElectricalSeries(name=name, data=source["data"], electrodes=region, **kwargs), parts,
                row.get("kind"))
+
+
+#: Starts the ``comments`` of series the export derives (filtered LFP): the NWB reader does not ingest them.
+DERIVED_MARKER = "npc_lake derived:"
+
+
+class _FilteredChunks(AbstractDataChunkIterator):
+    """Blocks of filtered samples as hdmf DataChunks, written one after the other (memory stays bounded)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray[Any, Any]], shape: tuple[int, int]) -> None:
+        self._blocks, self._shape, self._position = blocks, shape, 0
+
+    def __iter__(self) -> _FilteredChunks:
+        return self
+
+    def __next__(self) -> DataChunk:
+        block = next(self._blocks)
+        selection = np.s_[self._position:self._position + block.shape[0], :]
+        self._position += block.shape[0]
+        return DataChunk(data=block, selection=selection)
+
+    def recommended_chunk_shape(self) -> tuple[int, int]:
+        return (min(self._shape[0], 10_000), self._shape[1])
+
+    def recommended_data_shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(np.float32)
+
+    @property
+    def maxshape(self) -> tuple[int, int]:
+        return self._shape
+
+
+def add_filtered_lfp(nwbfile: NWBFile, bundle: SessionBundle, *, band: tuple[float, float],
+                     files: ExitStack | None = None) -> list[str]:
+    """Add a band-passed copy of every LFP recording whose samples are reachable (a local HDF5 file).
+
+    Each goes to ``processing/ecephys/FilteredEphys/<recording_name>_<low>-<high>Hz``, with the recording's
+    electrodes, rate, conversion and channel conversion, filtered by :func:`npc_lake.analysis.lfp.bandpass_kernel`
+    (zero phase) chunk by chunk. Its ``comments`` start with :data:`DERIVED_MARKER`, so re-ingesting the file
+    does not take it for a recording.
+
+    Returns
+    -------
+    list of str
+        Names of the series added.
+    """
+    from npc_lake.analysis.lfp import bandpass_chunks, bandpass_kernel
+
+    frame = bundle.table("recordings")
+    if frame is None or frame.height == 0:
+        return []
+    added = []
+    opened: dict[str, h5py.File] = {}
+    for row in frame.filter(pl.col("kind") == "lfp").sort("recording_name").iter_rows(named=True):
+        source = _source_series(row, opened, files)
+        rate = row.get("rate")
+        target = nwbfile.processing.get("ecephys")
+        holder = target.data_interfaces.get(row["recording_name"]) if target is not None else None
+        linked = next((s for container in (target.data_interfaces.values() if target is not None else [])
+                       if isinstance(container, LFP | FilteredEphys)
+                       for s in container.electrical_series.values() if s.name == row["recording_name"]), holder)
+        if source is None or rate is None or not np.isfinite(rate) or not isinstance(linked, ElectricalSeries):
+            warnings.warn(f"recording {row['recording_name']!r}: no exported LFP series with a rate and reachable "
+                          "samples; no filtered copy", stacklevel=2)
+            continue
+        data = source["data"]
+        shape = (int(data.shape[0]), int(data.shape[1]) if data.ndim > 1 else 1)
+        kernel = bandpass_kernel(band, rate=float(rate))
+        name = f"{row['recording_name']}_{band[0]:g}-{band[1]:g}Hz"
+        series = ElectricalSeries(
+            name=name, data=_FilteredChunks(bandpass_chunks(data, kernel), shape), electrodes=linked.electrodes,
+            rate=float(rate), starting_time=float(row.get("starting_time") or 0.0),
+            conversion=float(row["conversion"]) if row.get("conversion") is not None else 1.0,
+            filtering=f"zero-phase FIR band-pass {band[0]:g}-{band[1]:g} Hz (Blackman-windowed sinc, "
+                      f"{kernel.size} taps) of {row.get('nwb_path') or row['recording_name']}",
+            description=f"{row['recording_name']} band-passed to {band[0]:g}-{band[1]:g} Hz.",
+            comments=f"{DERIVED_MARKER} filtered at export from {row.get('nwb_path') or row['recording_name']}",
+            **({"channel_conversion": source["channel_conversion"]}
+               if isinstance(source.get("channel_conversion"), h5py.Dataset) else {}))
+        module = processing_module(nwbfile, "ecephys")
+        container = module.data_interfaces.get("FilteredEphys")
+        if container is None:
+            container = FilteredEphys(name="FilteredEphys")
+            module.add(container)
+        container.add_electrical_series(series)
+        added.append(name)
+    return added
 
 
 def absolute_links(path: str | os.PathLike[str]) -> None:

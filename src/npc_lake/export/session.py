@@ -15,7 +15,7 @@ from npc_lake.lake.snapshots import AsOf
 
 def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | str | None = None,
                as_of: AsOf | None = None, overwrite: bool = False,
-               subject: Mapping[str, str] | None = None) -> Path:
+               subject: Mapping[str, str] | None = None, filtered_lfp: tuple[float, float] | None = None) -> Path:
     """Write session ``session_id`` of the lake to the NWB file ``path``, from lake rows only.
 
     Parameters
@@ -34,6 +34,9 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
         Subject fields to fill in or replace in this file only (e.g. ``{"age": "P90D", "sex": "M"}``), for
         sources that lack what DANDI requires; the lake is not changed. See
         :func:`npc_lake.export.metadata.with_subject`.
+    filtered_lfp
+        (low, high) Hz: add a band-passed copy of each LFP recording whose samples are reachable, in
+        ``processing/ecephys/FilteredEphys`` (zero-phase FIR, computed chunk by chunk while writing).
 
     Returns
     -------
@@ -53,4 +56,4 @@ def export_nwb(session_id: str, path: str | os.PathLike[str], *, lake: Lake | st
     bundle = read_session(session_id, lake=lake, as_of=as_of)
     if subject:
         bundle = with_subject(bundle, subject)
-    return write_nwbfile(bundle, target, overwrite=overwrite)
+    return write_nwbfile(bundle, target, overwrite=overwrite, filtered_lfp=filtered_lfp)

@@ -45,6 +45,8 @@ CONTAINERS = frozenset({"ProcessingModule", "BehavioralEvents", "BehavioralTimeS
                         "CompassDirection", "EyeTracking", "PupilTracking", "LFP", "FilteredEphys", "EventWaveform",
                         "Fluorescence", "DfOverF", "ImageSegmentation", "ImagingRetinotopy", "MotionCorrection"})
 SERIES_ROOTS = ("acquisition", "processing", "events")
+#: ``comments`` prefix of series npc_lake's export derives (same text as npc_lake.export.recordings.DERIVED_MARKER).
+DERIVED_MARKER = "npc_lake derived:"
 
 
 @dataclass
@@ -100,6 +102,8 @@ def _walk(group: Any, found: list[Found], *, behavioral_events: bool, in_lfp: bo
             continue
         kind = neurodata_type(child)
         item = _classify(child, kind, behavioral_events=behavioral_events)
+        if item == "recording" and (as_text(child.attrs.get("comments")) or "").startswith(DERIVED_MARKER):
+            continue  # computed by npc_lake's export from a recording the lake has (filtered LFP)
         if item is not None:
             found.append(Found(item, name, container, child, in_lfp=in_lfp or "lfp" in name.lower()))
         elif is_series(child) or is_dynamic_table(child):

@@ -41,7 +41,8 @@ RF_AM_FREQS = np.array([12.0, 20.0, 40.0, 80.0])
 
 #: How the synthetic task defines its stimuli (DR's values: 50° square-wave gratings at 0.04 cycles/°, drifting at
 #: 2 cycles/s in "moving" versions; 6 and 10 kHz tones, or noise modulated at 12 and 70 Hz).
-GRATING: dict[str, Any] = {"grating_spatial_frequency": 0.04, "grating_size": 50.0, "grating_contrast": 1.0, "grating_type": "sqr"}
+GRATING: dict[str, Any] = {"grating_spatial_frequency": 0.04, "grating_size": 50.0, "grating_contrast": 1.0,
+                           "grating_type": "sqr"}
 ORIENTATION = {"vis1": 0.0, "vis2": 90.0}
 TONE_FREQ = {"sound1": 6000.0, "sound2": 10000.0}
 AM_FREQ = {"sound1": 12.0, "sound2": 70.0}
