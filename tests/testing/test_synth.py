@@ -53,8 +53,8 @@ def test_indices_and_seeds_name_different_sessions() -> None:
 
 
 def test_frames_have_the_declared_columns_and_dtypes(bundle: SessionBundle, spikes: list[pl.DataFrame]) -> None:
-    expected = {"sessions", "subjects", "devices", "electrode_groups", "electrodes", "units", "trials", "epochs",
-                "intervals", "events", "timeseries"}
+    expected = {"sessions", "subjects", "devices", "electrode_groups", "electrodes", "units", "trials", "stimuli",
+                "epochs", "intervals", "events", "timeseries"}
     assert set(bundle.tables) == expected
     for name, table in bundle.tables.items():
         assert table.schema == TABLES[name].polars_schema, name
