@@ -1,10 +1,11 @@
-"""PSTH of 500 units x 500 trials across 20 sessions: `npc_lake.analysis.psth` (numba) against the shipped
-DuckDB `psth` macro, on an existing lake (the benchmark corpus of benchmarks/run.py, or any lake).
+"""PSTH of 500 units x 500 trials across 20 sessions: `npc_lake.analysis.psth` (its NumPy and its numba
+counting engine) against the shipped DuckDB `psth` macro, on an existing lake (the benchmark corpus of
+benchmarks/run.py, or any lake).
 
 Units and trials are drawn at random (fixed seed) from the QC-passing units and the stimulus trials of the
 first N sessions, the same number from each session. Every measurement is a fresh process, so each
 includes opening the lake, importing the engine and (for numba) loading the compiled kernel from its
-cache; the median of the repeats is reported, and the two answers are checked to be identical.
+cache; the median of the repeats is reported, and the answers are checked to be identical.
 
     python benchmarks/psth.py --lake benchmarks/corpus/n20/lake --sessions 20 --units 500 --trials 500
 """
@@ -26,9 +27,9 @@ engine, lake, units_path, events_path, out = sys.argv[1:6]
 start = time.perf_counter()
 units = pl.read_parquet(units_path)
 events = pl.read_parquet(events_path)
-if engine == "numba":
+if engine in ("numpy", "numba"):
     from npc_lake.analysis import psth
-    result = psth(units, events, lake=lake, window=(-0.5, 1.0), bin_size=0.01, by=("stim_name",))
+    result = psth(units, events, lake=lake, window=(-0.5, 1.0), bin_size=0.01, by=("stim_name",), engine=engine)
 else:
     from npc_lake.query.duckdb import connect
     con = connect(lake)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="npc_lake_psth_"))
     units.write_parquet(work / "units.parquet")
     events.write_parquet(work / "events.parquet")
-    seconds: dict[str, list[float]] = {"numba": [], "duckdb": []}
+    seconds: dict[str, list[float]] = {"numpy": [], "numba": [], "duckdb": []}
     for _ in range(args.repeats):
         for engine in seconds:
             out = subprocess.run([sys.executable, "-c", _RUN, engine, args.lake, str(work / "units.parquet"),
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                                  check=True, capture_output=True, text=True).stdout
             seconds[engine].append(float(out.strip().splitlines()[-1]))
     answers = {engine: pl.read_parquet(work / f"{engine}.parquet") for engine in seconds}
-    same = answers["numba"].equals(answers["duckdb"])
+    same = answers["numba"].equals(answers["duckdb"]) and answers["numpy"].equals(answers["duckdb"])
     spikes = int(answers["numba"]["spike_count"].sum())
     print(f"{units.height} units x {events.height} trials in {len(chosen)} sessions, window -0.5..1.0 s, 10 ms bins "
           f"({answers['numba'].height:,} rows, {spikes:,} spikes counted); answers identical: {same}\n")

@@ -64,10 +64,11 @@ def test_psth_and_the_duckdb_macro_equal_a_brute_force_count(planted_lake: tuple
               .select("session_id", event_time="stim_start_time", stim="stim_name").collect())
     window, bin_size = (-0.2, 0.3), 0.005
     want = brute_force(lake.scan("spike_times").collect(), events, window, bin_size, "stim")
-    out = psth(units, events, lake=lake, window=window, bin_size=bin_size, by=("stim",))
-    got = {(s, u, g, b): n for s, u, g, b, n in out.filter(pl.col("spike_count") > 0).select(
-        "session_id", "unit_id", "stim", "bin_index", "spike_count").iter_rows()}
-    assert got == want and sum(want.values()) > 10_000
+    for engine in ("numpy", "numba"):
+        out = psth(units, events, lake=lake, window=window, bin_size=bin_size, by=("stim",), engine=engine)
+        got = {(s, u, g, b): n for s, u, g, b, n in out.filter(pl.col("spike_count") > 0).select(
+            "session_id", "unit_id", "stim", "bin_index", "spike_count").iter_rows()}
+        assert got == want and sum(want.values()) > 10_000, engine
     sql = run_sql("""
         WITH chosen AS (SELECT session_id, unit_id FROM units),
              ev AS (SELECT session_id, stim_start_time AS event_time, stim_name AS stim FROM trials

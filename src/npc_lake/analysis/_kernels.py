@@ -1,8 +1,8 @@
-"""Compiled inner loops of the analyses (numba). The only module that imports numba.
+"""Compiled inner loop of spike counting (numba). The only module that imports numba.
 
-Imported lazily by the analyses that count spikes, so that ``import npc_lake`` and ``npc-lake --help`` do
-not load numba; the compiled code is cached next to this file (``cache=True``), so only the first call
-in a fresh installation pays the compilation.
+Imported only when :mod:`npc_lake.analysis.counting` hands it a large count, so that ``import npc_lake``,
+``npc-lake --help`` and ordinary analyses do not load numba; the compiled code is cached next to this file
+(``cache=True``), so only the first call in a fresh installation pays the compilation.
 """
 
 from __future__ import annotations

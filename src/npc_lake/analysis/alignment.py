@@ -4,8 +4,9 @@ Only the spike files that hold the requested units are read: spike_times is stor
 per (structure, default_qc) of the units (see :mod:`npc_lake.lake.stream`), so the units' own structure and
 QC flag name the files, and unit ids stay dictionary codes (no string per spike is built). Counting
 touches only the spikes inside some window: each unit's train is sorted, so the first spike of every
-(unit, event) window is found by binary search in the train, and a compiled loop
-(:mod:`npc_lake.analysis._kernels`) adds the window's spikes to one (unit, group, bin) array per session.
+(unit, event) window is found by binary search in the train, and the window's spikes are added to one
+(unit, group, bin) array per session, by NumPy or, for large counts, a compiled loop
+(:mod:`npc_lake.analysis.counting`).
 
 A spike at ``t`` counts for an event at ``onset`` when ``window[0] <= t - onset < window[1]``, in bin
 ``floor((t - onset - window[0]) / bin_size)`` (bins past the last are dropped), computed in float64 exactly
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from npc_lake.analysis.counting import Engine, add_window_counts
 from npc_lake.errors import NpcLakeError
 from npc_lake.lake import Lake
 from npc_lake.lake.spikes import SpikeChunk, SpikeFiles, UnitGroup
@@ -80,7 +82,7 @@ def find_runs(codes: Array, times: Array) -> SpikeRuns:
 
 
 def count_runs(runs: SpikeRuns, code_to_row: Array, onsets: Array, event_group: Array, *,
-               window: tuple[float, float], bin_size: float, counts: Array) -> None:
+               window: tuple[float, float], bin_size: float, counts: Array, engine: Engine = "auto") -> None:
     """Add the spikes of ``runs`` to ``counts[row, group, bin]`` around ``onsets`` (sorted), binned as :func:`psth`
     bins them.
 
@@ -96,41 +98,38 @@ def count_runs(runs: SpikeRuns, code_to_row: Array, onsets: Array, event_group: 
         As for :func:`psth`.
     counts
         int64 array (rows, groups, bins), updated in place.
+    engine
+        Counting engine (:mod:`npc_lake.analysis.counting`).
     """
     if runs.times.shape[0] == 0 or onsets.shape[0] == 0:
         return
-    rows = code_to_row[runs.codes]
-    if not (rows >= 0).any():
-        return
-    from npc_lake.analysis._kernels import add_window_counts
-
-    add_window_counts(runs.times, runs.starts, runs.stops, rows, onsets, event_group, window=window,
-                      bin_size=bin_size, slack=_SLACK, counts=counts)
+    add_window_counts(runs.times, runs.starts, runs.stops, code_to_row[runs.codes], onsets, event_group,
+                      window=window, bin_size=bin_size, slack=_SLACK, counts=counts, engine=engine)
 
 
 def _count_chunk(chunk: SpikeChunk, wanted: dict[str, int], onsets: Array, event_group: Array,
-                 window: tuple[float, float], bin_size: float, counts: Array) -> None:
+                 window: tuple[float, float], bin_size: float, counts: Array, engine: Engine) -> None:
     """Add the chunk's spikes of ``wanted`` units (id -> row of ``counts``) to ``counts[unit, group, bin]``."""
     code_to_row = np.array([wanted.get(u, -1) for u in chunk.unit_ids], dtype=np.int64)
     if (code_to_row >= 0).any():
         count_runs(find_runs(chunk.codes, chunk.spike_times), code_to_row, onsets, event_group, window=window,
-                   bin_size=bin_size, counts=counts)
+                   bin_size=bin_size, counts=counts, engine=engine)
 
 
 def _session_counts(files: SpikeFiles, session_id: str, unit_ids: list[str], onsets: Array, event_group: Array, *,
                     unit_groups: list[UnitGroup], n_groups: int, window: tuple[float, float], bin_size: float,
-                    n_bins: int) -> Array:
+                    n_bins: int, engine: Engine) -> Array:
     """One session's (unit, group, bin) counts of ``unit_ids`` around ``onsets`` (sorted)."""
     counts = np.zeros((len(unit_ids), n_groups, n_bins), dtype=np.int64)
     wanted = {unit_id: row for row, unit_id in enumerate(unit_ids)}
     for chunk in files.chunks(session_id, unit_groups=unit_groups, unit_ids=unit_ids):
-        _count_chunk(chunk, wanted, onsets, event_group, window, bin_size, counts)
+        _count_chunk(chunk, wanted, onsets, event_group, window, bin_size, counts, engine)
     return counts
 
 
 def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.PathLike[str] | None = None,
          window: tuple[float, float] = (-0.5, 1.0), bin_size: float = 0.01, by: Sequence[str] = (),
-         dense: bool = True) -> pl.DataFrame:
+         dense: bool = True, engine: Engine = "auto") -> pl.DataFrame:
     """Spike counts of ``units`` around ``events``, summed over the events of each ``by`` group.
 
     Parameters
@@ -151,6 +150,9 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
         Event columns to split by (e.g. ``("rewarded_modality",)``).
     dense
         Include bins without spikes (``spike_count`` 0) for every unit and ``by`` group of its session.
+    engine
+        How windows are counted: ``"numpy"``, ``"numba"`` (compiled) or ``"auto"`` (numba only for calls whose
+        windows hold millions of spikes); the counts are the same (:mod:`npc_lake.analysis.counting`).
 
     Returns
     -------
@@ -191,7 +193,7 @@ def psth(units: pl.DataFrame, events: pl.DataFrame, *, lake: Lake | str | os.Pat
         onsets, event_group = session_events[session_id]
         return _session_counts(files, session_id, unit_lists[session_id], onsets, event_group,
                                unit_groups=unit_groups.get(session_id, []), n_groups=groups.height,
-                               window=(start, stop), bin_size=bin_size, n_bins=n_bins)
+                               window=(start, stop), bin_size=bin_size, n_bins=n_bins, engine=engine)
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # Parquet decoding and NumPy release the GIL
         counted = list(pool.map(count, sessions))
