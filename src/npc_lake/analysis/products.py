@@ -2,7 +2,7 @@
 
 :class:`SessionProducts` is set up from the session's units, electrodes, trials and intervals, fed every
 spike batch once (ingest feeds it the batches it checks anyway, so no extra read of the source), and then
-returns one frame per analysis table. Counting around events uses the kernel of :func:`npc_lake.analysis.psth`,
+returns one frame per analysis table. Counting around events is the counting of :func:`npc_lake.analysis.psth`,
 so the stored rates agree with a PSTH of the same window.
 """
 
