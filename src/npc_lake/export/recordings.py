@@ -47,6 +47,7 @@ from npc_lake.export._convert import check_name
 from npc_lake.export.behavior import processing_module
 from npc_lake.export.ecephys import electrode_rows
 from npc_lake.schema import SessionBundle
+from npc_lake.schema.conventions import DERIVED_SERIES_MARKER
 
 
 def linked_files(bundle: SessionBundle) -> set[str]:
@@ -185,10 +186,6 @@ def add_recordings(nwbfile: NWBFile, bundle: SessionBundle, *, files: ExitStack 
                row.get("kind"))
 
 
-#: Starts the ``comments`` of series the export derives (filtered LFP): the NWB reader does not ingest them.
-DERIVED_MARKER = "npc_lake derived:"
-
-
 class _FilteredChunks(AbstractDataChunkIterator):
     """Blocks of filtered samples as hdmf DataChunks, written one after the other (memory stays bounded)."""
 
@@ -225,7 +222,7 @@ def add_filtered_lfp(nwbfile: NWBFile, bundle: SessionBundle, *, band: tuple[flo
 
     Each goes to ``processing/ecephys/FilteredEphys/<recording_name>_<low>-<high>Hz``, with the recording's
     electrodes, rate, conversion and channel conversion, filtered by :func:`npc_lake.analysis.lfp.bandpass_kernel`
-    (zero phase) chunk by chunk. Its ``comments`` start with :data:`DERIVED_MARKER`, so re-ingesting the file
+    (zero phase) chunk by chunk. Its ``comments`` start with :data:`DERIVED_SERIES_MARKER`, so re-ingesting the file
     does not take it for a recording.
 
     Returns
@@ -263,7 +260,7 @@ def add_filtered_lfp(nwbfile: NWBFile, bundle: SessionBundle, *, band: tuple[flo
             filtering=f"zero-phase FIR band-pass {band[0]:g}-{band[1]:g} Hz (Blackman-windowed sinc, "
                       f"{kernel.size} taps) of {row.get('nwb_path') or row['recording_name']}",
             description=f"{row['recording_name']} band-passed to {band[0]:g}-{band[1]:g} Hz.",
-            comments=f"{DERIVED_MARKER} filtered at export from {row.get('nwb_path') or row['recording_name']}",
+            comments=f"{DERIVED_SERIES_MARKER} filtered at export from {row.get('nwb_path') or row['recording_name']}",
             **({"channel_conversion": source["channel_conversion"]}
                if isinstance(source.get("channel_conversion"), h5py.Dataset) else {}))
         module = processing_module(nwbfile, "ecephys")

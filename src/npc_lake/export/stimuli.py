@@ -22,9 +22,9 @@ from pynwb.image import GrayscaleImage
 
 from npc_lake.export._convert import Descriptions, ordered_columns, table_columns
 from npc_lake.schema import SessionBundle
+from npc_lake.schema.conventions import STIMULI_SCRATCH
 from npc_lake.schema.stimuli import STIMULI
 
-STIMULI_SCRATCH = "npc_lake_stimuli"
 PIXELS_PER_DEGREE = 4.0
 RAMP_S = 0.005
 NOISE_SEED = 0

@@ -29,6 +29,13 @@ from npc_lake.schema.model import Table
 #: are read back as NULL ``events.value``.
 EVENTS_WITHOUT_VALUES = "npc_lake: these events carry no values; data are placeholder ones."
 
+#: Start of the ``comments`` of a series the writer derives from lake rows (a filtered LFP copy): the reader
+#: does not ingest it as a recording.
+DERIVED_SERIES_MARKER = "npc_lake derived:"
+
+#: ``/scratch`` table in which the writer keeps the ``stimuli`` rows; the reader restores them from it.
+STIMULI_SCRATCH = "npc_lake_stimuli"
+
 #: Description written for a column that neither schema/ nor the source described (never recorded back).
 NO_DESCRIPTION = "Column carried over from the source; no description was recorded."
 

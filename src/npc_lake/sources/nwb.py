@@ -45,6 +45,7 @@ import polars as pl
 from npc_lake.errors import InvalidIdError, SourceError, storage_reason
 from npc_lake.schema import SessionBundle, SpikeBatches
 from npc_lake.schema.bundle import no_spikes
+from npc_lake.schema.conventions import STIMULI_SCRATCH
 from npc_lake.schema.ids import derive_session_id, validate_id
 from npc_lake.sources import nwb_general, nwb_tables
 from npc_lake.sources.hdf5_tables import (
@@ -344,7 +345,7 @@ class NwbSource:
         for name in ("events", "timeseries", "recordings"):
             frame = getattr(series, name)
             put(name, frame.select(pl.lit(session_id).alias("session_id"), pl.all()) if frame is not None else None)
-        stimuli = file.get("scratch/npc_lake_stimuli")  # written by npc_lake's export (stimulus definitions)
+        stimuli = file.get(f"scratch/{STIMULI_SCRATCH}")  # written by npc_lake's export (stimulus definitions)
         if is_dynamic_table(stimuli):  # it writes a missing number as NaN; no definition is NaN
             frame = read_table(stimuli).frame.drop("id")
             put("stimuli", frame.with_columns(pl.col(pl.Float64).fill_nan(None)))

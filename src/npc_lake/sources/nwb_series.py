@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from npc_lake.schema.conventions import EVENTS_WITHOUT_VALUES
+from npc_lake.schema.conventions import DERIVED_SERIES_MARKER, EVENTS_WITHOUT_VALUES
 from npc_lake.sources.hdf5_tables import (
     as_text,
     decode,
@@ -45,8 +45,6 @@ CONTAINERS = frozenset({"ProcessingModule", "BehavioralEvents", "BehavioralTimeS
                         "CompassDirection", "EyeTracking", "PupilTracking", "LFP", "FilteredEphys", "EventWaveform",
                         "Fluorescence", "DfOverF", "ImageSegmentation", "ImagingRetinotopy", "MotionCorrection"})
 SERIES_ROOTS = ("acquisition", "processing", "events")
-#: ``comments`` prefix of series npc_lake's export derives (same text as npc_lake.export.recordings.DERIVED_MARKER).
-DERIVED_MARKER = "npc_lake derived:"
 
 
 @dataclass
@@ -102,7 +100,7 @@ def _walk(group: Any, found: list[Found], *, behavioral_events: bool, in_lfp: bo
             continue
         kind = neurodata_type(child)
         item = _classify(child, kind, behavioral_events=behavioral_events)
-        if item == "recording" and (as_text(child.attrs.get("comments")) or "").startswith(DERIVED_MARKER):
+        if item == "recording" and (as_text(child.attrs.get("comments")) or "").startswith(DERIVED_SERIES_MARKER):
             continue  # computed by npc_lake's export from a recording the lake has (filtered LFP)
         if item is not None:
             found.append(Found(item, name, container, child, in_lfp=in_lfp or "lfp" in name.lower()))
