@@ -13,12 +13,13 @@ DEMO_QUESTIONS = {
     "units_per_area": "Units passing QC per brain structure, across all sessions",
     "hit_rate_by_context": "Hit rate and false-alarm rate per session and rewarded modality",
     "spikes_per_unit": "Spikes per unit, per session",
+    "visp_psth_by_context": "VISp units around vis1 onsets, by context (the psth SQL macro, across sessions)",
 }
 
 
 def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_units: int = 120,
              duration_s: float = 900.0, seed: int = 7) -> Lake:
-    """Synthesize ``n_sessions`` DR sessions as NWB, ingest them, print three answers, export one session.
+    """Synthesize ``n_sessions`` DR sessions as NWB, ingest them, print four answers, export one session.
 
     Parameters
     ----------
@@ -64,4 +65,6 @@ def run_demo(*, workdir: Path, lake: str | None = None, n_sessions: int = 3, n_u
     console.print(f"  npc-lake sql --lake {handle.uri} \"SELECT * FROM sessions\"")
     console.print(f"  npc-lake describe units --lake {handle.uri}")
     console.print(f"  npc-lake export-nwb {first} -o {first}.nwb --lake {handle.uri}")
+    console.print(f"  npc-lake plot psth {first} --structure VISp -o psth.png --lake {handle.uri}"
+                  '   (pip install -e ".[plot]")', markup=False)
     return handle
