@@ -16,7 +16,8 @@ from npc_lake.normalize import conform, normalize_session
 from npc_lake.schema import TABLES
 from npc_lake.testing import synth_session
 
-PILOT = Path(__file__).parents[3] / "shared" / "realdata" / "dr" / "np_nwb_trials" / "DRpilot_626791_20220817"
+from conftest import realdata_path
+
 COLUMNS = [c for c in TABLES["intervals"].column_names if c not in ("interval_name", "tags")]
 
 
@@ -67,9 +68,7 @@ def _hand_count(block: pl.DataFrame, stim: str) -> tuple[int, int]:
 
 @pytest.mark.realdata
 def test_performance_of_the_real_pilot_session_is_sensible() -> None:
-    path = PILOT / "intervals" / "task_trials.csv"
-    if not path.exists():
-        pytest.skip(f"real DR pilot trials not found at {path}")
+    path = realdata_path("dr", "np_nwb_trials", "DRpilot_626791_20220817", "intervals", "task_trials.csv")
     raw = pl.read_csv(path).with_row_index("trial_index").with_columns(pl.col("trial_index").cast(pl.Int64))
     trials = conform(raw, TABLES["trials"], session_id="626791_2022-08-17")
     blocks = block_performance(trials)
