@@ -29,8 +29,8 @@ def signed_rank_p(differences: Array) -> Array:
     values = np.asarray(differences, dtype=np.float64)
     rows = np.atleast_2d(values)
     n_pairs = rows.shape[1]
-    magnitude = np.sort(np.abs(rows), axis=1)
     order = np.argsort(np.abs(rows), axis=1, kind="stable")
+    magnitude = np.abs(np.take_along_axis(rows, order, axis=1))
     # ties: each sorted position belongs to the run of equal magnitudes from ``first`` to ``last``
     position = np.broadcast_to(np.arange(n_pairs), rows.shape)
     new = np.ones(rows.shape, dtype=bool)
