@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 from hdmf.backends.hdf5 import H5DataIO
-from hdmf.common import VectorData, VectorIndex
+from hdmf.common import DynamicTable, VectorData, VectorIndex
 
 from npc_lake.errors import SessionError
 from npc_lake.schema import SessionBundle, get_table
@@ -213,6 +213,17 @@ def table_columns(frame: pl.DataFrame, *, names: Iterable[str], descriptions: De
         if converted:
             out.extend(converted)
     return out
+
+
+def lake_dynamic_table(frame: pl.DataFrame, *, bundle: SessionBundle, table_name: str, name: str | None = None,
+                       description: str | None = None) -> DynamicTable:
+    """A plain DynamicTable of one session's rows of lake table ``table_name`` (ids 0..n-1), every non-null
+    column in declaration order with its description."""
+    descriptions = Descriptions(bundle, table_name)
+    columns = table_columns(frame, names=ordered_columns(frame, table_name), descriptions=descriptions,
+                            source_name=table_name)
+    return DynamicTable(name=name or table_name, id=np.arange(frame.height, dtype=np.int64), columns=columns,
+                        description=description or descriptions.table_description(table_name))
 
 
 def ordered_columns(frame: pl.DataFrame, table_name: str, *, exclude: Iterable[str] = ()) -> list[str]:

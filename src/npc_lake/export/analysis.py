@@ -15,24 +15,15 @@ tables).
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
-from hdmf.common import DynamicTable
 from pynwb import NWBFile, TimeSeries
 from pynwb.behavior import BehavioralTimeSeries
 
-from npc_lake.export._convert import Descriptions, compressed, ordered_columns, table_columns
+from npc_lake.export._convert import compressed, lake_dynamic_table
 from npc_lake.schema import SessionBundle
 from npc_lake.schema.analysis import DRIFT_MAPS, RF_MAPS, SPIKE_HISTOGRAMS, UNIT_RESPONSES
 
 SPIKE_HISTOGRAMS_NAME = "all_spike_histograms"
-
-
-def _table(bundle: SessionBundle, name: str, frame: pl.DataFrame) -> DynamicTable:
-    descriptions = Descriptions(bundle, name)
-    columns = table_columns(frame, names=ordered_columns(frame, name), descriptions=descriptions, source_name=name)
-    return DynamicTable(name=name, description=descriptions.table_description(name), columns=columns,
-                        id=np.arange(frame.height, dtype=np.int64))
 
 
 def _spike_histograms(frame: pl.DataFrame) -> BehavioralTimeSeries:
@@ -69,4 +60,5 @@ def add_analysis(nwbfile: NWBFile, bundle: SessionBundle) -> None:
     for table in (DRIFT_MAPS, RF_MAPS, UNIT_RESPONSES):
         frame = bundle.table(table.name)
         if frame is not None and frame.height:
-            nwbfile.add_analysis(_table(bundle, table.name, frame.sort(list(table.sort_by))))
+            nwbfile.add_analysis(lake_dynamic_table(frame.sort(list(table.sort_by)), bundle=bundle,
+                                                    table_name=table.name))

@@ -15,12 +15,11 @@ import math
 from typing import Any
 
 import numpy as np
-from hdmf.common import DynamicTable
 from pynwb import NWBFile, TimeSeries
 from pynwb.base import Images
 from pynwb.image import GrayscaleImage
 
-from npc_lake.export._convert import Descriptions, ordered_columns, table_columns
+from npc_lake.export._convert import lake_dynamic_table
 from npc_lake.schema import SessionBundle
 from npc_lake.schema.conventions import STIMULI_SCRATCH
 from npc_lake.schema.stimuli import STIMULI
@@ -118,10 +117,8 @@ def add_stimulus_templates(nwbfile: NWBFile, bundle: SessionBundle) -> None:
                 name=row["stim_name"], data=waveform, unit="a.u.", rate=float(row["sound_sample_rate"]),
                 starting_time=0.0, description=_describe(row),
                 comments="Amplitude normalised to a peak of 1; the level played is sound_level."))
-    descriptions = Descriptions(bundle, "stimuli")
-    nwbfile.add_scratch(DynamicTable(
-        name=STIMULI_SCRATCH, description=STIMULI.description, id=np.arange(frame.height, dtype=np.int64),
-        columns=table_columns(frame, names=ordered_columns(frame, "stimuli"), descriptions=descriptions)))
+    nwbfile.add_scratch(lake_dynamic_table(frame, bundle=bundle, table_name="stimuli", name=STIMULI_SCRATCH,
+                                           description=STIMULI.description))
 
 
 __all__ = ["add_stimulus_templates", "grating_image", "sound_waveform"]
