@@ -240,11 +240,8 @@ def add_filtered_lfp(nwbfile: NWBFile, bundle: SessionBundle, *, band: tuple[flo
     for row in frame.filter(pl.col("kind") == "lfp").sort("recording_name").iter_rows(named=True):
         source = _source_series(row, opened, files)
         rate = row.get("rate")
-        target = nwbfile.processing.get("ecephys")
-        holder = target.data_interfaces.get(row["recording_name"]) if target is not None else None
-        linked = next((s for container in (target.data_interfaces.values() if target is not None else [])
-                       if isinstance(container, LFP | FilteredEphys)
-                       for s in container.electrical_series.values() if s.name == row["recording_name"]), holder)
+        linked = next((o for o in nwbfile.objects.values()  # wherever add_recordings placed it
+                       if isinstance(o, ElectricalSeries) and o.name == row["recording_name"]), None)
         if source is None or rate is None or not np.isfinite(rate) or not isinstance(linked, ElectricalSeries):
             warnings.warn(f"recording {row['recording_name']!r}: no exported LFP series with a rate and reachable "
                           "samples; no filtered copy", stacklevel=2)
