@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,5 +89,7 @@ def test_vsync_blocks_follow_stim_running_or_gaps() -> None:
 def test_display_lag_is_the_median_delay_to_the_photodiode() -> None:
     flips = 5 + np.arange(600) / 60
     diode = flips[::3] + 0.021 + np.random.default_rng(0).normal(0, 2e-4, flips[::3].size)
-    assert abs(display_lag(flips, np.sort(diode)) - 0.021) < 1e-4
+    assert abs(display_lag(flips, np.sort(diode), every=3) - 0.021) < 1e-4
+    every_frame = flips + 0.021  # a lag longer than a frame: edges are matched to flips in order, not by proximity
+    assert display_lag(flips, every_frame) == pytest.approx(0.021, abs=1e-9)
     assert display_lag(flips, np.array([])) is None

@@ -157,7 +157,9 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
         raise SourceError(session.sync.uri, "the sync file has no vsync edges: no task file can be timed")
     blocks = vsync_blocks(vsync[1], running=session.line("stim_running"))
     photodiode = session.line("photodiode")
-    diode = np.sort(np.concatenate(photodiode)) if photodiode is not None else np.empty(0)
+    # rising edges only: the sensor's thresholds make falling edges trail, and TaskControl whitens the square
+    # on frame 0 and every second inversion after it
+    diode = np.sort(photodiode[0]) if photodiode is not None else np.empty(0)
     lines = {role: session.line(role) for role in ("sound", "laser", "lick")}
     skip_files = set(session.overrides.get("skip_files", []))
     timed = []
@@ -178,7 +180,8 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
             continue
         flips = blocks[match][: task.n_frames]
         next_block = match + 1
-        lag = display_lag(flips, diode) if diode.size else None
+        every = task.value("diodeBoxFrameInterval")
+        lag = display_lag(flips, diode, every=2 * (int(every) if every is not None else 1)) if diode.size else None
         if lag is None:
             session.skip(f"display lag ({path.name})", f"no photodiode edges: {DEFAULT_DISPLAY_LAG} s assumed")
         lick = lines["lick"]

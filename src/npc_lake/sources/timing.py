@@ -66,16 +66,21 @@ def vsync_blocks(falling_edges: FloatArray, *, min_gap: float = VSYNC_BLOCK_GAP,
     return [block for block in np.split(falling_edges, breaks) if block.size > 1]
 
 
-def display_lag(flip_times: FloatArray, diode_edges: FloatArray, *, every: int = 3,
+#: Photodiode edges closer than this to a block's first flip are not that flip's (npc_sync's bound).
+MIN_FLIP_TO_DIODE_S = 0.015
+
+
+def display_lag(flip_times: FloatArray, diode_edges: FloatArray, *, every: int = 1,
                 max_lag: float = 0.1) -> float | None:
     """Median delay from the flips that invert the photodiode box (every ``every``-th frame from frame 0)
-    to the next photodiode edge; ``None`` when no edge follows within ``max_lag``."""
+    to their photodiode edges, matched in order from the first edge at least ``MIN_FLIP_TO_DIODE_S``
+    after the block's first flip; ``None`` when no edge follows within ``max_lag``."""
     flips = flip_times[::every]
     if flips.size == 0 or diode_edges.size == 0:
         return None
-    nxt = np.searchsorted(diode_edges, flips, side="left")
-    inside = nxt < diode_edges.size
-    delays = diode_edges[nxt[inside]] - flips[inside]
+    edges = diode_edges[(diode_edges > flips[0] + MIN_FLIP_TO_DIODE_S) & (diode_edges <= flips[-1] + max_lag)]
+    n = min(edges.size, flips.size)
+    delays = edges[:n] - flips[:n]
     delays = delays[(delays >= 0) & (delays <= max_lag)]
     return float(np.median(delays)) if delays.size else None
 

@@ -34,6 +34,7 @@ from npc_lake.sources.timing import BAR_DURATION, BARCODE_BITS
 from npc_lake.testing._synth_util import FloatArray, stream
 from npc_lake.testing.synth import _identity, synth_session
 from npc_lake.testing.synth_raw_task import (
+    RunContext,
     TaskRun,
     dynamic_routing_run,
     opto_tagging_run,
@@ -48,6 +49,11 @@ CONTINUOUS_SAMPLES = 300
 SYNC_LINES = {0: "barcode_ephys", 1: "", 2: "vsync_stim", 4: "stim_photodiode", 5: "stim_running", 11: "",
               27: "beh_cam_exposing", 28: "face_cam_exposing", 29: "eye_cam_exposing", 31: "lick_sensor"}
 BARCODE_INTERVAL = 30.0
+RIG = "NP3"
+VSYNC_PULSE_S = 0.002  # TaskControl raises the frame line before each flip and lowers it once the flip returns
+ACQUISITION_OFF_S = 0.001  # the acquisition (stim_running) line falls just after the last flip
+WINDOW_CLOSE_S = 2 / 60.0  # the window closes about two frames after the last flip
+DIODE_FALL_DELAY_S = 0.0012  # photodiode threshold asymmetry: falling edges trail rising ones
 METRIC_COLUMNS = ("amplitude_cutoff", "isi_violations_ratio", "isi_violations_count", "presence_ratio",
                   "firing_rate", "snr", "amplitude_median", "drift_ptp", "drift_std", "drift_mad", "nn_hit_rate",
                   "nn_miss_rate", "rp_contamination", "rp_violations", "sliding_rp_violation", "silhouette",
@@ -134,6 +140,27 @@ def _barcode_edges(rng: np.random.Generator, stop: float) -> tuple[FloatArray, F
     return rising + rng.uniform(-2e-5, 2e-5, rising.size), falling + rng.uniform(-2e-5, 2e-5, falling.size)
 
 
+def _photodiode_edges(runs: list[TaskRun], lag: float) -> tuple[FloatArray, FloatArray]:
+    """Rising and falling edges of the photodiode over the sync square of every run.
+
+    TaskControl draws the square black before the first frame, inverts it on every
+    ``diodeBoxFrameInterval``-th frame from frame 0 (so frame 0 is a rising edge) and closes the window
+    after the last frame, which darkens the square: a run whose square is white at the end gets a
+    falling edge a couple of frames after its last flip. Falling edges trail by the sensor's
+    threshold asymmetry.
+    """
+    rising, falling = [], []
+    for run in runs:
+        interval = int(run.values.get("diodeBoxFrameInterval", 1))
+        toggles = run.flips[::interval] + lag
+        rising.append(toggles[0::2])
+        off = toggles[1::2]
+        if toggles.size % 2:  # the square is white when the window closes
+            off = np.append(off, run.flips[-1] + WINDOW_CLOSE_S + lag)
+        falling.append(off + DIODE_FALL_DELAY_S)
+    return np.concatenate(rising), np.concatenate(falling)
+
+
 def _pulses(on: FloatArray, off: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.asarray(on, dtype=np.float64), np.asarray(off, dtype=np.float64)
 
@@ -173,15 +200,15 @@ def _write_sync(path: Path, runs: list[TaskRun], *, lag: float, stop: float, lic
                 barcodes: tuple[FloatArray, FloatArray], cameras: bool, rng: np.random.Generator,
                 start_time: datetime) -> None:
     flips = np.concatenate([run.flips for run in runs])
-    diode = np.concatenate([run.flips[::3] + lag for run in runs])
-    diode_on = np.concatenate([run.flips[::3][::2] + lag for run in runs])
+    diode_on, diode_off = _photodiode_edges(runs, lag)
     lick_off = np.minimum(licks + rng.uniform(0.03, 0.06, licks.size), np.append(licks[1:] - 1e-3, np.inf))
     sound = np.array([edge for run in runs for edge in run.sound]).reshape(-1, 2)
     laser = np.array([edge for run in runs for edge in run.laser]).reshape(-1, 2)
     lines: dict[int, tuple[FloatArray, FloatArray]] = {
-        0: barcodes, 1: _pulses(sound[:, 0], sound[:, 1]), 2: _pulses(flips - 0.002, flips),
-        4: _pulses(diode_on, np.setdiff1d(diode, diode_on)),
-        5: _pulses(np.array([r.flips[0] - 0.05 for r in runs]), np.array([r.flips[-1] + 0.05 for r in runs])),
+        0: barcodes, 1: _pulses(sound[:, 0], sound[:, 1]), 2: _pulses(flips - VSYNC_PULSE_S, flips),
+        4: _pulses(diode_on, diode_off),
+        5: _pulses(np.array([r.flips[0] - VSYNC_PULSE_S for r in runs]),
+                   np.array([r.flips[-1] + ACQUISITION_OFF_S for r in runs])),
         11: _pulses(laser[:, 0], laser[:, 1]), 31: _pulses(licks, lick_off)}
     if cameras:
         for bit in (27, 28, 29):
@@ -333,9 +360,10 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
     behavior.mkdir(parents=True, exist_ok=True)
     epochs = bundle.tables["epochs"].select("stim_name", "start_time", "stop_time").rows()
     runs: list[TaskRun] = []
+    context = RunContext(subject=who.subject_id, rig=RIG, day=who.day)
     for position, (name, start, stop_epoch) in enumerate(epochs):
         when = who.local_start + timedelta(seconds=lead + start)
-        args = {"start": lead + start + 0.6, "stop": lead + stop_epoch - 0.6, "subject": who.subject_id,
+        args = {"start": lead + start + 0.6, "stop": lead + stop_epoch - 0.6, "context": context,
                 "start_text": f"{when:%Y%m%d_%H%M%S}"}
         last = position == len(epochs) - 1
         if name == "DynamicRouting1":

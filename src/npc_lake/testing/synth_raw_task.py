@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from npc_lake.testing._synth_util import FloatArray
+from npc_lake.testing.synth_task_params import dynamic_routing_params, taskcontrol_params
 from npc_lake.testing.synth_trials import (
     AM_FREQ,
     GRATING,
@@ -24,7 +26,6 @@ from npc_lake.testing.synth_trials import (
     ORIENTATION,
     OTHER,
     SOUND_LEVEL,
-    SOUND_SAMPLE_RATE,
     STIMULI,
     STIMULUS_P,
     TARGET,
@@ -65,10 +66,23 @@ def draw_flips(rng: np.random.Generator, start: float, stop: float) -> FloatArra
     return start + np.concatenate([[0.0], np.cumsum(intervals)])
 
 
-def _base(task_name: str, flips: FloatArray, subject: str, start_text: str) -> dict[str, Any]:
-    return {"frameIntervals": np.diff(flips), "lastFrame": np.int32(flips.size - 1), "frameRate": np.int32(60),
-            "subjectName": subject.encode(), "startTime": start_text.encode(), "taskName": task_name.encode(),
-            "rigName": b"NP3", "computerName": np.nan, "diodeBoxFrameInterval": np.int32(3)}
+@dataclass(frozen=True)
+class RunContext:
+    """Who and where a run was recorded: what every TaskControl file of the session shares."""
+
+    subject: str
+    rig: str
+    day: date
+
+
+def _base(task_name: str, flips: FloatArray, context: RunContext, start_text: str, rng: np.random.Generator,
+          counts: FloatArray | None = None) -> dict[str, Any]:
+    """The parameters, frame intervals and wheel counts (drawn unless given) every TaskControl file holds."""
+    if counts is None:
+        counts, _ = _running(rng, flips.size)
+    return taskcontrol_params(task_name=task_name, subject=context.subject, start_text=start_text, rig=context.rig,
+                              day=context.day, n_frames=flips.size) | {
+        "frameIntervals": np.diff(flips), "rotaryEncoderCount": counts}
 
 
 def _running(rng: np.random.Generator, n: int) -> tuple[FloatArray, FloatArray]:
@@ -82,15 +96,51 @@ def _running(rng: np.random.Generator, n: int) -> tuple[FloatArray, FloatArray]:
     return counts, true_speed
 
 
-def spontaneous_run(rng: np.random.Generator, *, start: float, stop: float, subject: str,
+SOUND_VOLUME = 0.08  # DAQ output amplitude (V) of the calibrated task sounds
+
+
+def taskcontrol_sample_rate(context: RunContext) -> int:
+    """The sound sample rate of the rig on the run's day (DAQ output from the sound-on-sync era on)."""
+    return int(taskcontrol_params(task_name="", subject=context.subject, start_text="", rig=context.rig,
+                                  day=context.day, n_frames=1)["soundSampleRate"])
+
+
+def _trial_stimulus_arrays(rng: np.random.Generator, stims: list[str], *, sample_rate: int) -> dict[str, Any]:
+    """DynamicRouting1's per-trial stimulus parameters: what each trial's grating or sound was.
+
+    Visual trials carry the grating's orientation and contrast; sound trials the AM noise's band, modulation
+    frequency, duration, volume and the seed of its noise, from which the waveform can be rebuilt.
+    """
+    n = len(stims)
+    is_vis = np.array([s.startswith("vis") for s in stims], dtype=bool)
+    is_sound = np.array([s.startswith("sound") for s in stims], dtype=bool)
+    band = np.where(is_sound[:, None], np.array(NOISE_BAND, dtype=np.float64)[None, :], np.nan)
+    return {
+        "trialVisStimContrast": np.where(is_vis, GRATING["grating_contrast"], 0.0),
+        "trialGratingOri": np.array([ORIENTATION.get(s, math.nan) for s in stims], dtype=np.float64),
+        "trialSoundType": np.array([b"AM noise" if v else b"" for v in is_sound], dtype=object),
+        "trialSoundFreq": band.reshape(n, 2),
+        "trialSoundAM": np.array([AM_FREQ.get(s, math.nan) for s in stims], dtype=np.float64),
+        "trialSoundSeed": rng.integers(0, 2**32, n, dtype=np.int64),
+        "trialSoundVolume": np.where(is_sound, SOUND_VOLUME, 0.0),
+        "trialSoundArray": np.empty(0, dtype=np.float64),
+        "trialOptoOnsetFrame": np.empty(0), "trialOptoDur": np.empty(0), "trialOptoVoltage": np.empty(0),
+        "trialOptoLabel": np.empty(0), "trialOptoDevice": np.empty(0), "trialOptoDelay": np.empty(0),
+        "trialOptoOnRamp": np.empty(0), "trialOptoOffRamp": np.empty(0), "trialOptoSinFreq": np.empty(0),
+        "trialOptoParamsIndex": np.empty(0), "trialGalvoX": np.empty(0), "trialGalvoY": np.empty(0),
+        "trialGalvoDwellTime": np.empty(0), "soundSampleRate": np.int32(sample_rate),
+    }
+
+
+def spontaneous_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
                     start_text: str) -> TaskRun:
     """A Spontaneous file: frames only (grey screen)."""
     flips = draw_flips(rng, start, stop)
-    return TaskRun("Spontaneous", start, _base("Spontaneous", flips, subject, start_text), flips)
+    return TaskRun("Spontaneous", start, _base("Spontaneous", flips, context, start_text, rng), flips)
 
 
-def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, subject: str, start_text: str,
-                   lag: float) -> TaskRun:
+def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
+                   start_text: str, lag: float) -> TaskRun:
     """An RFMapping file: 30-frame trials of small gratings, full-field flashes, tones and AM noise."""
     flips = draw_flips(rng, start, stop)
     period = RF_STIM_FRAMES + RF_INTER_FRAMES
@@ -101,7 +151,7 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, subje
     contrast = np.where(kind == 1, rng.choice([-1.0, 1.0], starts.size), np.nan)
     tone = np.where(kind == 2, rng.choice(np.arange(4000.0, 16001.0, 1000.0), starts.size), np.nan)
     am = np.where(kind == 3, rng.choice([0.0, 12.0, 20.0, 40.0, 80.0], starts.size), np.nan)
-    values = _base("RFMapping", flips, subject, start_text) | {
+    values = _base("RFMapping", flips, context, start_text, rng) | {
         "stimStartFrame": starts.astype(np.int32), "stimFrames": np.int32(RF_STIM_FRAMES),
         "interStimFrames": np.int32(RF_INTER_FRAMES), "soundDur": RF_SOUND_S, "trialVisXY": xy,
         "trialGratingOri": ori, "trialFullFieldContrast": contrast, "trialToneFreq": tone, "trialAMNoiseFreq": am}
@@ -121,7 +171,7 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, subje
     return run
 
 
-def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, subject: str,
+def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
                      start_text: str) -> TaskRun:
     """An OptoTagging file: laser pulses (10 ms or 200 ms) at two locations, every ~1 s."""
     flips = draw_flips(rng, start, stop)
@@ -130,7 +180,7 @@ def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, sub
     duration = rng.choice([0.01, 0.2], onsets.size)
     location = rng.choice(2, onsets.size)
     voltage = rng.choice([0.4, 0.8, 1.2], onsets.size)
-    values = _base("OptoTagging", flips, subject, start_text) | {
+    values = _base("OptoTagging", flips, context, start_text, rng) | {
         "trialOptoOnsetFrame": onsets.astype(np.int32), "trialOptoDur": duration, "trialOptoVoltage": voltage,
         "trialOptoLabel": np.array([b"probeC", b"V1"], dtype=object)[location],
         "optoTaggingLocs/label": np.array([b"probeC", b"V1"], dtype=object),
@@ -151,8 +201,8 @@ def _lick_seen(flips: FloatArray, t: float) -> int:
     return int(np.searchsorted(flips, t, side="left")) + 1
 
 
-def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, subject: str, start_text: str,
-                        lag: float, aborted: bool = False) -> TaskRun:
+def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
+                        start_text: str, lag: float, aborted: bool = False) -> TaskRun:
     """A DynamicRouting1 file: context blocks, go/no-go trials, licks, rewards and the wheel.
 
     With ``aborted`` the file ends during a last trial: that trial's start-of-trial arrays have an entry,
@@ -264,9 +314,13 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
     repeat_flags = repeat_flags[: len(arrays["trialEndFrame"]) + 1]
     counts, speed = _running(rng, flips.size)
     run.flips = flips
-    run.values = _base("DynamicRouting1", flips, subject, start_text) | {
-        name: np.array(values, dtype=object if name == "trialStim" else None) for name, values in arrays.items()
-    } | {
+    run.values = (_base("DynamicRouting1", flips, context, start_text, rng, counts=counts)
+                  | dynamic_routing_params(n_blocks=n_blocks, n_instruction=N_INSTRUCTION,
+                                           task_version="stage 5 ori AMN moving")
+                  | {name: np.array(values, dtype=object if name == "trialStim" else None)
+                     for name, values in arrays.items()}
+                  | _trial_stimulus_arrays(rng, arrays["trialStim"], sample_rate=taskcontrol_sample_rate(context))
+                  | {
         "trialStim": np.array([s.encode() for s in arrays["trialStim"]], dtype=object),
         "trialRepeat": np.array(repeat_flags), "lickFrames": np.array(lick_frames, dtype=np.int32),
         "rewardFrames": np.array(reward_frames, dtype=np.int32),
@@ -276,10 +330,8 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         "quiescentFrames": np.int32(QUIESCENT_FRAMES), "preStimFramesFixed": np.int32(PRE_STIM_FIXED),
         "responseWindow": np.array(RESPONSE_WINDOW, dtype=np.int32),
         "postResponseWindowFrames": np.int32(POST_RESPONSE_FRAMES),
-        "autoRewardOnsetFrame": np.int32(AUTO_REWARD_FRAME), "newBlockAutoRewards": np.int32(N_INSTRUCTION),
-        "newBlockGoTrials": np.int32(0), "newBlockNogoTrials": np.int32(0), "newBlockCatchTrials": np.int32(0),
+        "autoRewardOnsetFrame": np.int32(AUTO_REWARD_FRAME),
         "visStimFrames": np.array([VIS_STIM_FRAMES], dtype=np.int32), "soundDur": np.array([SOUND_S]),
-        "incorrectTimeoutFrames": np.int32(0), "taskVersion": b"stage 5 ori AMN moving",
         "gratingOri/vis1": np.array([int(ORIENTATION["vis1"])], dtype=np.int32),
         "gratingOri/vis2": np.array([int(ORIENTATION["vis2"])], dtype=np.int32),
         "gratingSF": GRATING["grating_spatial_frequency"], "gratingSize": np.int32(GRATING["grating_size"]),
@@ -289,11 +341,9 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         "noiseFiltFreq/sound1": np.array(NOISE_BAND, dtype=np.int32),
         "noiseFiltFreq/sound2": np.array(NOISE_BAND, dtype=np.int32),
         "toneFreq/sound1": np.int32(TONE_FREQ["sound1"]), "toneFreq/sound2": np.int32(TONE_FREQ["sound2"]),
-        "soundSampleRate": np.array([int(SOUND_SAMPLE_RATE)]), "soundLevel": np.array([SOUND_LEVEL]),
-        "rewardSize": np.full(len(reward_frames), 0.005), "rotaryEncoder": b"digital",
-        "rotaryEncoderCount": counts, "rotaryEncoderCountsPerRev": np.int32(COUNTS_PER_REV),
-        "wheelRadius": WHEEL_RADIUS_CM,
-    }
+        "soundLevel": np.array([SOUND_LEVEL]), "soundVolume": np.array([SOUND_VOLUME]),
+        "rewardSize": np.full(len(reward_frames), 0.005),
+    })
     order = np.argsort(licks)
     run.licks = np.asarray(licks, dtype=np.float64)[order]
     run.values["lickFrames"] = np.asarray(lick_frames, dtype=np.int32)[order]
