@@ -82,10 +82,19 @@ def opto_tagging_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
     on, off = clock.edges_after(clock.laser_edges, clock.flip(onsets, uri), duration)
     margin = min(0.2, float(task.value("optoInterval", 60)) / task.frame_rate / 2)
     labels: list[str | None] = [*task.strings("trialOptoLabel")[:n]] or [None] * n
-    places = task.strings("optoTaggingLocs/label")
-    index = task.array("trialOptoLocationIndex", dtype=np.int64)
-    bregma_x, bregma_y = task.array("optoTaggingLocs/bregmaX"), task.array("optoTaggingLocs/bregmaY")
-    located = index.size >= n and bregma_x.size == bregma_y.size == len(places) > 0
+    # each trial's galvo voltages name its location: the row of galvoVoltage they equal, whose bregmaXY it is
+    galvo, bregma = task.array("galvoVoltage"), task.array("bregmaXY")
+    if bregma.size == 0:
+        bregma = task.array("optoBregma")
+    trial_galvo = task.array("trialGalvoVoltage")
+    located = (galvo.ndim == 2 and bregma.shape == galvo.shape and trial_galvo.ndim == 2
+               and trial_galvo.shape[0] >= n)
+    index = np.full(n, -1)
+    if located:
+        matches = np.all(trial_galvo[:n, None, :] == galvo[None, :, :], axis=2)
+        index = np.where(matches.any(axis=1), matches.argmax(axis=1), -1)
+    bregma_x = np.append(bregma[:, 0], np.nan) if located else np.full(1, np.nan)
+    bregma_y = np.append(bregma[:, 1], np.nan) if located else np.full(1, np.nan)
     coefficients = task.array("optoPowerCalibrationData/poly coefficients", dtype=np.float64)
     voltage = _nan_column(task, "trialOptoVoltage", n)
     power = np.round(np.polyval(coefficients, voltage), 3) if coefficients.size else np.full(n, np.nan)
@@ -99,8 +108,8 @@ def opto_tagging_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
         "stim_name": [f"{d * 1000:g}ms_{label}" if label and math.isfinite(d) else None
                       for d, label in zip(duration.tolist(), labels, strict=True)],
         "nominal_duration": duration, "location": labels,
-        "bregma_x": bregma_x[index[:n]] if located else np.full(n, np.nan),
-        "bregma_y": bregma_y[index[:n]] if located else np.full(n, np.nan),
+        "bregma_x": bregma_x[index],
+        "bregma_y": bregma_y[index],
         "power": power, "wavelength": np.full(n, float(digits) if digits else np.nan), "device_name": device,
     }, strict=False)
 

@@ -23,7 +23,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import h5py
 import numpy as np
@@ -327,7 +327,8 @@ def _write_sorted(folder: Path, letter: str, probe_index: int, clock: ProbeClock
 
 def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int = 0, n_units: int = 60,
                       duration_s: float = 300.0, n_probes: int | None = 2, drift_ppm: float | None = None,
-                      opto: bool = True, aborted_last_trial: bool = False, cameras: bool = True) -> RawTruth:
+                      opto: bool = True, aborted_last_trial: bool = False, cameras: bool = True,
+                      layout: Literal["aind", "flat"] = "aind") -> RawTruth:
     """Write session ``index`` of the synthetic corpus as a raw DR session folder under ``out``.
 
     Parameters
@@ -345,6 +346,11 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
         Stop the task during its last trial.
     cameras
         Record the three cameras' exposure lines (60 Hz each).
+    layout
+        ``"aind"``: as the rig's upload lays a session out (``behavior/`` with the sync and task files,
+        ``ecephys/ecephys_clipped/Record Node 101``, sorted output in ``sorted/``); ``"flat"``: as a rig
+        computer's session folder holds it, the sync and task files and ``Record Node 101`` at the top
+        (the layout npc_sessions reads from a local path).
 
     Returns
     -------
@@ -356,7 +362,8 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
     lead, lag = 4.0, float(rng.uniform(0.018, 0.024))
     stop = lead + duration_s + 2.0
     folder = Path(out) / f"DRpilot_{who.subject_id}_{who.day:%Y%m%d}"
-    behavior = folder / "behavior"
+    behavior = folder / "behavior" if layout == "aind" else folder
+    ecephys = folder / "ecephys" / "ecephys_clipped" if layout == "aind" else folder
     behavior.mkdir(parents=True, exist_ok=True)
     epochs = bundle.tables["epochs"].select("stim_name", "start_time", "stop_time").rows()
     runs: list[TaskRun] = []
@@ -387,7 +394,7 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
         clocks[letter] = ProbeClock(rate=PROBE_RATE * (1 + drift * 1e-6), start=float(rng.uniform(1.0, 3.0)),
                                     first_sample=int(rng.integers(100_000, 3_000_000)))
     software_start = who.start_utc + timedelta(seconds=min((c.start for c in clocks.values()), default=0.0))
-    _write_open_ephys(folder / "ecephys", clocks, barcodes, software_start, rng)
+    _write_open_ephys(ecephys, clocks, barcodes, software_start, rng)
     units, electrodes = bundle.tables["units"], bundle.tables["electrodes"]
     spikes = _spikes_by_probe(bundle)
     none: tuple[FloatArray, np.ndarray[Any, Any], FloatArray] = (np.empty(0), np.empty(0, dtype=np.uint32),

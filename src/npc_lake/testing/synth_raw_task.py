@@ -171,6 +171,18 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, conte
     return run
 
 
+#: A rig's bregma-to-galvo calibration grid (mm from bregma to galvo command volts), linear over the skull.
+_GRID_X, _GRID_Y = np.meshgrid(np.array([-5.0, -2.5, 0.0]), np.array([0.0, 2.5, 5.0]), indexing="ij")
+GALVO_CALIBRATION = {"bregmaX": _GRID_X.ravel(), "bregmaY": _GRID_Y.ravel(),
+                     "galvoX": -0.4 + 0.16 * _GRID_X.ravel(), "galvoY": -1.2 + 0.2 * _GRID_Y.ravel()}
+NONE_VALUE = np.nan
+
+
+def _bregma_to_galvo(bregma: FloatArray) -> FloatArray:
+    """Galvo command voltages (X, Y) of bregma coordinates on the calibration grid (linear)."""
+    return np.column_stack([-0.4 + 0.16 * bregma[:, 0], -1.2 + 0.2 * bregma[:, 1]])
+
+
 def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
                      start_text: str) -> TaskRun:
     """An OptoTagging file: laser pulses (10 ms or 200 ms) at two locations, every ~1 s."""
@@ -180,14 +192,26 @@ def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, con
     duration = rng.choice([0.01, 0.2], onsets.size)
     location = rng.choice(2, onsets.size)
     voltage = rng.choice([0.4, 0.8, 1.2], onsets.size)
+    labels = np.array([b"probeC", b"V1"], dtype=object)
+    bregma = np.array([[-2.9, 2.6], [-3.6, 2.2]])
+    galvo = _bregma_to_galvo(bregma)
+    poly = np.array([0.0, 4.0, 1.5])  # mW = 4 V + 1.5 (np.polyval order)
+    levels = np.array([0.4, 0.8, 1.2])
     values = _base("OptoTagging", flips, context, start_text, rng) | {
         "trialOptoOnsetFrame": onsets.astype(np.int32), "trialOptoDur": duration, "trialOptoVoltage": voltage,
-        "trialOptoLabel": np.array([b"probeC", b"V1"], dtype=object)[location],
-        "optoTaggingLocs/label": np.array([b"probeC", b"V1"], dtype=object),
-        "optoTaggingLocs/bregmaX": np.array([-2.9, -3.6]), "optoTaggingLocs/bregmaY": np.array([2.6, 2.2]),
-        "trialOptoLocationIndex": location.astype(np.int32),
-        "optoPowerCalibrationData/poly coefficients": np.array([0.0, 4.0, 1.5]),
-        "optoDev": b"laser_488", "optoInterval": np.int32(OPTO_INTERVAL_FRAMES)}
+        "trialOptoLabel": labels[location], "trialGalvoVoltage": galvo[location],
+        "optoTaggingLocs/label": labels, "optoTaggingLocs/bregmaX": bregma[:, 0],
+        "optoTaggingLocs/bregmaY": bregma[:, 1], "optoTaggingLocs/bregma offset X": np.zeros(2),
+        "optoTaggingLocs/bregma offset Y": np.zeros(2),
+        "optoTaggingLocs/device": np.array([b"laser_488", b"laser_488"], dtype=object),
+        "bregmaXY": bregma, "bregmaOffsetXY": np.zeros((2, 2)), "galvoVoltage": galvo,
+        **{f"bregmaGalvoCalibrationData/{k}": v for k, v in GALVO_CALIBRATION.items()},
+        "optoPowerCalibrationData/input (V)": levels, "optoPowerCalibrationData/power (mW)": np.polyval(poly, levels),
+        "optoPowerCalibrationData/poly coefficients": poly, "optoPowerCalibrationData/offsetV": -0.375,
+        "optoOffsetVoltage": -0.375, "optoPower": np.polyval(poly, levels), "optoVoltage": levels,
+        "optoDur": np.array([0.01, 0.2]), "optoOnRamp": 0.001, "optoOffRamp": 0.001,
+        "optoDev": b"laser_488", "optoInterval": np.int32(OPTO_INTERVAL_FRAMES), "optoIntervalJitter": np.int32(6),
+        "trialsPerType": np.int32(25), "monBackgroundColor": -0.95, "taskVersion": NONE_VALUE}
     run = TaskRun("OptoTagging", start, values, flips)
     rises = flips[onsets] + rng.uniform(2e-4, 8e-4, onsets.size)
     run.laser = [(a, a + d) for a, d in zip(rises.tolist(), duration.tolist(), strict=True)]
