@@ -51,6 +51,10 @@ def test_licks_rewards_and_epochs_each_once(generated: tuple[RawTruth, object]) 
     events = bundle.tables["events"]  # type: ignore[attr-defined]
     licks = events.filter(pl.col("name") == "licks")["event_time"].to_numpy()
     assert licks.size == truth.licks.size and np.abs(licks - truth.licks).max() < 1e-5
+    violations = events.filter(pl.col("name") == "quiescent_interval_violations")["event_time"].to_numpy()
+    seen = np.asarray(truth.task.values["quiescentViolationFrames"])
+    want = np.unique(truth.task.flips[seen - 1])
+    assert violations.size == want.size > 0 and np.abs(violations - want).max() < 1e-5  # one sync sample
     rewards = events.filter(pl.col("name") == "rewards")["event_time"].to_numpy()
     assert rewards.size == truth.task.rewards.size and np.abs(rewards - truth.task.rewards).max() < 1e-5
     epochs = bundle.tables["epochs"]  # type: ignore[attr-defined]
