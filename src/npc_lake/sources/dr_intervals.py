@@ -3,8 +3,9 @@
 RFMapping trials start at ``stimStartFrame`` and last ``stimFrames + interStimFrames`` frames. A trial is
 visual when it has a grating position or a full-field contrast, auditory when it has a tone or AM-noise
 frequency (AM at 0 Hz is white noise). Times: ``start_time = flip[s]``, ``stop_time = flip[s + stimFrames +
-interStimFrames]``; visual stimuli ``flip[s] + lag`` to ``flip[s + stimFrames] + lag``; sounds from the
-sound line (else ``flip[s]`` + ``soundDur``). ``trial_index`` counts every RF trial of the file.
+interStimFrames]``; visual stimuli ``shown[s]`` to ``shown[s + stimFrames]`` (when the frames reached the
+screen's centre, :mod:`npc_lake.sources.display_times`); sounds from the sound line (else ``flip[s]`` +
+``soundDur``). ``trial_index`` counts every RF trial of the file.
 
 OptoTagging pulses start at the laser line's first rising edge after ``flip[trialOptoOnsetFrame]`` and
 stop at its next falling edge (else after ``trialOptoDur``). Each row spans the pulse plus an analysis
@@ -61,8 +62,8 @@ def rf_mapping_frames(task: TaskFile, clock: FrameClock) -> list[pl.DataFrame]:
     sound_s = float(np.atleast_1d(task.value("soundDur", 0.25))[0])
     sound_on, sound_off = clock.edges_after(clock.sound_edges, flip, np.full(n, sound_s))
     common = {"start_time": flip, "stop_time": clock.flip(starts + period, uri), "trial_index": np.arange(n)}
-    vis = pl.DataFrame({**common, "stim_start_time": flip + clock.lag,
-                        "stim_stop_time": clock.flip(starts + stim_frames, uri) + clock.lag,
+    vis = pl.DataFrame({**common, "stim_start_time": clock.shown(starts, uri),
+                        "stim_stop_time": clock.shown(np.where(is_vis, starts + stim_frames, np.nan), uri),
                         "is_small_field_grating": grating, "grating_orientation": ori, "grating_x": xy[:, 0],
                         "grating_y": xy[:, 1], "is_full_field_flash": flash, "flash_contrast": contrast}).filter(is_vis)
     aud = pl.DataFrame({**common, "stim_start_time": sound_on, "stim_stop_time": sound_off,

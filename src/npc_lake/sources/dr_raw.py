@@ -36,6 +36,7 @@ from npc_lake.errors import NpcLakeError, SourceError
 from npc_lake.schema.bundle import SessionBundle
 from npc_lake.schema.ids import validate_id
 from npc_lake.sources import dr_ephys
+from npc_lake.sources.display_times import CONSTANT_DISPLAY_LAG_S, MONITOR_CENTER_DELAY_S, frame_display_times
 from npc_lake.sources.dr_intervals import laser_device, opto_tagging_frame, rf_mapping_frames, running_speed
 from npc_lake.sources.dr_performance import block_performance
 from npc_lake.sources.dr_task import FrameClock, stimuli_frame, trials_frame
@@ -46,7 +47,6 @@ from npc_lake.sources.task_hdf5 import TaskFile, read_task_file, task_name_of
 from npc_lake.sources.timing import (
     BAR_DURATION,
     BARCODE_MIN_GAP,
-    DEFAULT_DISPLAY_LAG,
     MAX_FRAME_MISMATCH,
     decode_barcodes,
     display_lag,
@@ -157,9 +157,6 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
         raise SourceError(session.sync.uri, "the sync file has no vsync edges: no task file can be timed")
     blocks = vsync_blocks(vsync[1], running=session.line("stim_running"))
     photodiode = session.line("photodiode")
-    # rising edges only: the sensor's thresholds make falling edges trail, and TaskControl whitens the square
-    # on frame 0 and every second inversion after it
-    diode = np.sort(photodiode[0]) if photodiode is not None else np.empty(0)
     lines = {role: session.line(role) for role in ("sound", "laser", "lick")}
     skip_files = set(session.overrides.get("skip_files", []))
     timed = []
@@ -180,12 +177,18 @@ def _timed_tasks(session: _Session) -> list[tuple[TaskFile, FrameClock]]:
             continue
         flips = blocks[match][: task.n_frames]
         next_block = match + 1
-        every = task.value("diodeBoxFrameInterval")
-        lag = display_lag(flips, diode, every=2 * (int(every) if every is not None else 1)) if diode.size else None
-        if lag is None:
-            session.skip(f"display lag ({path.name})", f"no photodiode edges: {DEFAULT_DISPLAY_LAG} s assumed")
+        every = int(task.value("diodeBoxFrameInterval", 1))
+        display = (frame_display_times(flips, photodiode[0], photodiode[1], frames_per_flip=every)
+                   if photodiode is not None else None)
+        if display is None:
+            edges = np.sort(np.concatenate(photodiode)) if photodiode is not None else np.empty(0)
+            lag = display_lag(flips, edges, every=every) if edges.size else None
+            offset = lag + MONITOR_CENTER_DELAY_S if lag is not None else CONSTANT_DISPLAY_LAG_S
+            why = "its photodiode edges do not fit its frames" if photodiode is not None else "no photodiode line"
+            session.skip(f"display times ({path.name})", f"{why}: vsync + {offset * 1000:.2f} ms used")
+            display = flips + offset
         lick = lines["lick"]
-        timed.append((task, FrameClock(flips=flips, lag=lag if lag is not None else DEFAULT_DISPLAY_LAG,
+        timed.append((task, FrameClock(flips=flips, display=display,
                                        sound_edges=lines["sound"], laser_edges=lines["laser"],
                                        lick_times=lick[0] if lick is not None else None)))
     return timed
@@ -205,7 +208,7 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
     for index, (task, clock) in enumerate(timed):
         names.append(task.task_name)
         session.add("epochs", pl.DataFrame({
-            "epoch_index": [index], "start_time": [float(clock.flips[0])], "stop_time": [float(clock.flips[-1])],
+            "epoch_index": [index], "start_time": [float(clock.display[0])], "stop_time": [float(clock.display[-1])],
             "stim_name": [task.task_name], "tags": [_TASK_TAGS.get(task.task_name, [])],
             "interval_names": [_TASK_INTERVALS.get(task.task_name, [])]}))
         try:

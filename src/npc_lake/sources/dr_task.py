@@ -1,21 +1,26 @@
 """DynamicRouting1 task files to the DR trials table, on the sync clock.
 
-With ``F`` a trial's stimulus frame, ``flip[i]`` the sync time of frame ``i``'s display flip (its vsync
-falling edge) and ``lag`` the display lag (see :mod:`npc_lake.sources.timing`), the columns are:
+The definitions are npc_sessions 0.0.291's (the reference for DR tables). With ``F`` a trial's stimulus
+frame, ``flip[i]`` the sync time of frame ``i``'s flip (its vsync falling edge), ``read[i]`` = ``flip[i - 1]``
+the time frame ``i`` read its inputs, and ``shown[i]`` the time frame ``i`` reached the centre of the
+screen (:mod:`npc_lake.sources.display_times`), the columns are:
 
 - ``start_time`` = ``quiescent_start_time`` = ``flip[F - quiescentFrames]`` (the last, unviolated quiescent
-  period; the inter-trial interval is not part of a trial); ``quiescent_stop_time`` = ``flip[F]``;
-- ``stim_start_time``: visual and catch trials ``flip[F] + lag``; auditory trials the first rising edge
-  of the sound line within 0.2 s after ``flip[F]`` (``flip[F]`` without a sound line);
-  ``stim_stop_time``: ``flip[F + trialVisStimFrames] + lag`` (catch: the start), for sounds the sound
-  line's next falling edge (else onset + ``trialSoundDur``);
-- ``response_window_start_time`` = ``flip[F + responseWindow[0] - 1]`` (licks are read just after a flip),
-  ``response_window_stop_time`` = ``post_response_window_start_time`` = ``flip[F + responseWindow[1]]``,
-  ``post_response_window_stop_time`` = ``flip[F + responseWindow[1] + postResponseWindowFrames]``;
-- ``task_control_response_time`` = ``flip[trialResponseFrame - 1]``; ``response_time`` = the first
+  period; the inter-trial interval is not part of a trial); ``quiescent_stop_time`` = ``read[F - 1]``;
+- ``stim_start_time``: visual and catch trials ``shown[F]``; auditory trials the first rising edge of the
+  sound line within 0.2 s after ``flip[F]`` (``flip[F]`` without a sound line);
+  ``stim_stop_time``: ``shown[F + trialVisStimFrames]`` (catch: the start), for sounds the onset +
+  ``trialSoundDur`` (the length of the waveform the task played);
+- ``response_window_start_time`` = ``read[F + responseWindow[0]]``, ``response_window_stop_time`` =
+  ``flip[F + responseWindow[1]]``;
+- ``timeout_start_time`` = ``read[T]`` and ``timeout_stop_time`` = ``shown[T + incorrectTimeoutFrames]``
+  with ``T = F + responseWindow[1] + 1``, for a trial the next of which is a repeat (a false alarm);
+- ``post_response_window_start_time`` = ``shown[P]`` with ``P`` the timeout's stop frame or
+  ``F + responseWindow[1]``; ``post_response_window_stop_time`` = ``shown[P + postResponseWindowFrames]``;
+- ``task_control_response_time`` = ``read[trialResponseFrame]``; ``response_time`` = the first
   lick-sensor rising edge inside the response window (the task's time without a lick line);
 - ``reward_time`` = ``flip[r]`` for the first of ``rewardFrames`` from ``F`` to the trial's end frame;
-- ``stop_time`` = ``flip[trialEndFrame]``; timeouts are not reconstructed (null).
+- ``stop_time`` = ``flip[trialEndFrame]``.
 
 Only completed trials are kept: ``len(trialEndFrame)`` of them (a trial cut short by the end of the run
 has start-of-trial entries only). ``trialRepeat`` has one more entry than trials: entry ``i`` says whether
@@ -42,24 +47,32 @@ TRIGGER_WINDOW = 0.2
 
 @dataclass(frozen=True)
 class FrameClock:
-    """Sync times of one task file's frames and the lines its events were recorded on."""
+    """Sync times of one task file's frames and the lines its events were recorded on.
+
+    ``flips`` are the frames' vsync falling edges (when each flip returned); ``display`` when each frame
+    reached the centre of the screen (:func:`npc_lake.sources.display_times.frame_display_times`, or vsync
+    plus a constant lag without a usable photodiode).
+    """
 
     flips: FloatArray
-    lag: float
+    display: FloatArray
     sound_edges: tuple[FloatArray, FloatArray] | None = None
     laser_edges: tuple[FloatArray, FloatArray] | None = None
     lick_times: FloatArray | None = None
 
     def flip(self, frames: np.ndarray[Any, Any], uri: str) -> FloatArray:
         """Flip times of ``frames`` (NaN where a frame is NaN); a frame past the file's end is an error."""
+        return _at(self.flips, frames, uri)
+
+    def input_read(self, frames: np.ndarray[Any, Any], uri: str) -> FloatArray:
+        """When frame ``f`` read its inputs (licks, wheel): just after the previous frame's flip; NaN for
+        frame 0."""
         frames = np.asarray(frames, dtype=np.float64)
-        valid = np.isfinite(frames)
-        if valid.any() and (frames[valid].max() >= self.flips.size or frames[valid].min() < 0):
-            raise SourceError(uri, f"a frame index ({int(frames[valid].max())}) is outside the file's "
-                              f"{self.flips.size} frames")
-        out = np.full(frames.shape, np.nan)
-        out[valid] = self.flips[frames[valid].astype(np.int64)]
-        return out
+        return _at(self.flips, np.where(frames >= 1, frames - 1, np.nan), uri)
+
+    def shown(self, frames: np.ndarray[Any, Any], uri: str) -> FloatArray:
+        """When ``frames`` reached the centre of the screen."""
+        return _at(self.display, frames, uri)
 
     def edges_after(self, edges: tuple[FloatArray, FloatArray] | None, triggers: FloatArray,
                     fallback_duration: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -73,6 +86,17 @@ class FrameClock:
         onset = np.where(missing, triggers, onset)
         offset = np.where(np.isnan(offset), onset + fallback_duration, offset)
         return onset, offset
+
+
+def _at(times: FloatArray, frames: np.ndarray[Any, Any], uri: str) -> FloatArray:
+    frames = np.asarray(frames, dtype=np.float64)
+    valid = np.isfinite(frames)
+    if valid.any() and (frames[valid].max() >= times.size or frames[valid].min() < 0):
+        raise SourceError(uri, f"a frame index ({int(frames[valid].max())}) is outside the file's "
+                          f"{times.size} frames")
+    out = np.full(frames.shape, np.nan)
+    out[valid] = times[frames[valid].astype(np.int64)]
+    return out
 
 
 def _trial_count(task: TaskFile) -> int:
@@ -141,9 +165,9 @@ def trials_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
     is_aud = np.array(["sound" in s for s in stim], dtype=bool)
     is_catch = stim == "catch"
     flip = clock.flip(frame, uri)
-    sound_on, sound_off = clock.edges_after(clock.sound_edges, flip, sound_s)
-    stim_start = np.where(is_aud, sound_on, flip + clock.lag)
-    stim_stop = np.where(is_aud, sound_off, clock.flip(frame + np.where(is_vis, vis_frames, 0), uri) + clock.lag)
+    sound_on, _ = clock.edges_after(clock.sound_edges, flip, sound_s)
+    stim_start = np.where(is_aud, sound_on, clock.shown(frame, uri))
+    stim_stop = np.where(is_aud, sound_on + sound_s, clock.shown(frame + np.where(is_vis, vis_frames, 0), uri))
     window_start = clock.flip(frame + window[0] - 1, uri)
     window_stop = clock.flip(frame + window[1], uri)
     response_frame = per_trial("trialResponseFrame", np.float64, np.nan)
@@ -158,6 +182,11 @@ def trials_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
     scheduled = per_trial("trialAutoRewardScheduled", bool, False) if task.has("trialAutoRewardScheduled") else auto
     repeat_flags = task.array("trialRepeat", dtype=bool)
     is_repeat = repeat_flags[:n] if repeat_flags.size >= n else np.zeros(n, dtype=bool)
+    # a trial followed by a repeat was a false alarm, which the task punishes with a timeout after the
+    # response window (the last trial's successor is unknown, so it has none)
+    timeout_start_frame = np.where(np.append(is_repeat[1:], False), frame + window[1] + 1, np.nan)
+    timeout_stop_frame = timeout_start_frame + int(task.value("incorrectTimeoutFrames", 0))
+    post_start_frame = np.where(np.isnan(timeout_stop_frame), frame + window[1], timeout_stop_frame)
     in_block = _in_block_index(block)
     first_trials = sum(int(task.value(k, 0)) for k in ("newBlockGoTrials", "newBlockNogoTrials", "newBlockCatchTrials"))
     go = stim == rewarded_stim
@@ -173,13 +202,15 @@ def trials_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
     columns: dict[str, Any] = {
         "trial_index": np.arange(n), "start_time": clock.flip(frame - quiescent, uri),
         "stop_time": clock.flip(end, uri),
-        "quiescent_start_time": clock.flip(frame - quiescent, uri), "quiescent_stop_time": flip,
+        "quiescent_start_time": clock.flip(frame - quiescent, uri),
+        "quiescent_stop_time": clock.input_read(frame - 1, uri),
         "stim_start_time": stim_start, "stim_stop_time": stim_stop,
         "response_window_start_time": window_start, "response_window_stop_time": window_stop,
         "task_control_response_time": tc_response, "response_time": response_time, "reward_time": reward_time,
-        "timeout_start_time": np.full(n, np.nan), "timeout_stop_time": np.full(n, np.nan),
-        "post_response_window_start_time": window_stop,
-        "post_response_window_stop_time": clock.flip(frame + window[1] + post, uri),
+        "timeout_start_time": clock.input_read(timeout_start_frame, uri),
+        "timeout_stop_time": clock.shown(timeout_stop_frame, uri),
+        "post_response_window_start_time": clock.shown(post_start_frame, uri),
+        "post_response_window_stop_time": clock.shown(post_start_frame + post, uri),
         "stim_name": stim, "grating_phase": np.where(is_vis, phase, np.nan), "block_index": block,
         "rewarded_modality": modality, "trial_index_in_block": in_block, "repeat_index": repeat_index,
         "is_response": response, "is_correct": (go & response) | (nogo & ~response) | (is_catch & ~response),

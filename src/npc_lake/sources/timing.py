@@ -8,9 +8,10 @@ order of priority:
    that line) runs of edges separated by more than :data:`VSYNC_BLOCK_GAP`. A block whose
    edge count differs from the file's frame count by more than :data:`MAX_FRAME_MISMATCH` cannot be
    matched and that file is not timed.
-2. Visual stimulus onsets: the flip time plus the display lag measured by the photodiode (the median
-   delay from a flip that inverts the diode box to the next photodiode edge); without a photodiode line,
-   a constant lag of :data:`DEFAULT_DISPLAY_LAG`.
+2. Visual stimulus onsets: when each frame reached the centre of the screen, from the photodiode over the
+   sync square (:mod:`npc_lake.sources.display_times`); where its edges do not fit the frames, the flip time
+   plus the median flip-to-photodiode delay (:func:`display_lag`) and the centre-of-screen delay; without
+   a photodiode line, the flip plus a constant 27.55 ms.
 3. Sounds, opto and rewards: their own sync lines when present (first rising edge after the triggering
    flip), else the triggering flip.
 4. Spikes and other probe samples: each probe's Open Ephys sample numbers are fitted to the sync clock by
@@ -34,8 +35,6 @@ import numpy as np
 VSYNC_BLOCK_GAP = 1.0
 #: Frames a vsync block may differ from its task file by and still be matched (the extra are dropped).
 MAX_FRAME_MISMATCH = 1
-#: Flip-to-display delay (s) assumed when there is no photodiode line.
-DEFAULT_DISPLAY_LAG = 0.02755
 #: Barcode bar width (s), bit count and the quiet time (s) before a barcode's start pulse.
 BAR_DURATION = 0.015
 BARCODE_BITS = 32

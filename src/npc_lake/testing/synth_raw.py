@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,8 @@ RIG = "NP3"
 VSYNC_PULSE_S = 0.002  # TaskControl raises the frame line before each flip and lowers it once the flip returns
 ACQUISITION_OFF_S = 0.001  # the acquisition (stim_running) line falls just after the last flip
 WINDOW_CLOSE_S = 2 / 60.0  # the window closes about two frames after the last flip
+WINDOW_OPEN_S = 0.25  # the task's window opens (grey) this long before its first frame
+SQUARE_BLACK_FIRST_DATE = date(2023, 8, 25)  # since then TaskControl draws the sync square black before frame 0
 DIODE_FALL_DELAY_S = 0.0012  # photodiode threshold asymmetry: falling edges trail rising ones
 METRIC_COLUMNS = ("amplitude_cutoff", "isi_violations_ratio", "isi_violations_count", "presence_ratio",
                   "firing_rate", "snr", "amplitude_median", "drift_ptp", "drift_std", "drift_mad", "nn_hit_rate",
@@ -140,24 +142,27 @@ def _barcode_edges(rng: np.random.Generator, stop: float) -> tuple[FloatArray, F
     return rising + rng.uniform(-2e-5, 2e-5, rising.size), falling + rng.uniform(-2e-5, 2e-5, falling.size)
 
 
-def _photodiode_edges(runs: list[TaskRun], lag: float) -> tuple[FloatArray, FloatArray]:
+def _photodiode_edges(runs: list[TaskRun], lag: float, *, black_first: bool) -> tuple[FloatArray, FloatArray]:
     """Rising and falling edges of the photodiode over the sync square of every run.
 
-    TaskControl draws the square black before the first frame, inverts it on every
-    ``diodeBoxFrameInterval``-th frame from frame 0 (so frame 0 is a rising edge) and closes the window
-    after the last frame, which darkens the square: a run whose square is white at the end gets a
-    falling edge a couple of frames after its last flip. Falling edges trail by the sensor's
-    threshold asymmetry.
+    TaskControl inverts the square on every ``diodeBoxFrameInterval``-th frame from frame 0 (every frame
+    before that setting existed, July 2025). Since 2023-08-25 the square is drawn black before the first
+    frame, so frame 0 turns it white (a rising edge); before, it started white and frame 0 turned it black
+    (a falling edge from the grey start-up screen, which the photodiode reads as high). Closing the window
+    after the last frame darkens a white square: a falling edge a couple of frames after the last flip.
+    Falling edges trail by the sensor's threshold asymmetry.
     """
     rising, falling = [], []
     for run in runs:
         interval = int(run.values.get("diodeBoxFrameInterval", 1))
         toggles = run.flips[::interval] + lag
-        rising.append(toggles[0::2])
-        off = toggles[1::2]
-        if toggles.size % 2:  # the square is white when the window closes
-            off = np.append(off, run.flips[-1] + WINDOW_CLOSE_S + lag)
-        falling.append(off + DIODE_FALL_DELAY_S)
+        white, black = (toggles[0::2], toggles[1::2]) if black_first else (toggles[1::2], toggles[0::2])
+        if (toggles.size % 2 == 1) == black_first:  # the square is white when the window closes
+            black = np.append(black, run.flips[-1] + WINDOW_CLOSE_S + lag)
+        if not black_first:  # the grey start-up screen reads above threshold until frame 0 turns the square black
+            white = np.insert(white, 0, run.flips[0] - WINDOW_OPEN_S)
+        rising.append(white)
+        falling.append(black + DIODE_FALL_DELAY_S)
     return np.concatenate(rising), np.concatenate(falling)
 
 
@@ -200,7 +205,7 @@ def _write_sync(path: Path, runs: list[TaskRun], *, lag: float, stop: float, lic
                 barcodes: tuple[FloatArray, FloatArray], cameras: bool, rng: np.random.Generator,
                 start_time: datetime) -> None:
     flips = np.concatenate([run.flips for run in runs])
-    diode_on, diode_off = _photodiode_edges(runs, lag)
+    diode_on, diode_off = _photodiode_edges(runs, lag, black_first=start_time.date() >= SQUARE_BLACK_FIRST_DATE)
     lick_off = np.minimum(licks + rng.uniform(0.03, 0.06, licks.size), np.append(licks[1:] - 1e-3, np.inf))
     sound = np.array([edge for run in runs for edge in run.sound]).reshape(-1, 2)
     laser = np.array([edge for run in runs for edge in run.laser]).reshape(-1, 2)

@@ -4,7 +4,8 @@ the true times of everything it triggered on the sync clock.
 A run draws its display flips (~60 Hz with jitter), then its trials in frames the way DynamicRouting1,
 RFMapping, OptoTagging and Spontaneous lay them out, and records the truth that
 :mod:`npc_lake.sources.dr_task` must recover: times follow the definitions documented there, computed from
-the true flips, the true display lag and the true sound/laser/lick edges.
+the true flips, the true display lag (to the photodiode at the top of the screen, plus the 8 ms the
+screen takes to refresh down to its centre) and the true sound/laser/lick edges.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from npc_lake.sources.display_times import MONITOR_CENTER_DELAY_S as CENTER
 from npc_lake.testing._synth_util import FloatArray
 from npc_lake.testing.synth_task_params import dynamic_routing_params, taskcontrol_params
 from npc_lake.testing.synth_trials import (
@@ -40,6 +42,9 @@ POST_RESPONSE_FRAMES, AUTO_REWARD_FRAME, VIS_STIM_FRAMES, SOUND_S = 180, 60, 30,
 RF_STIM_FRAMES, RF_INTER_FRAMES, RF_SOUND_S = 15, 15, 0.25
 COUNTS_PER_REV, WHEEL_RADIUS_CM = 8192, 4.69
 OPTO_INTERVAL_FRAMES = 60
+INCORRECT_TRIAL_REPEATS = 0  # stage 5's setting: no repeats, no timeouts
+#: The production stage-5 task versions: the order of "ori" and "AMN" says which modality the first block rewards.
+STAGE_5_VERSION = {"vis": "stage 5 ori AMN moving", "aud": "stage 5 AMN ori moving"}
 
 
 @dataclass
@@ -164,7 +169,7 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, conte
             run.sound.append((onset, onset + RF_SOUND_S))
             stim = (onset, onset + RF_SOUND_S)
         else:
-            stim = (flips[s] + lag, flips[s + RF_STIM_FRAMES] + lag)
+            stim = (flips[s] + lag + CENTER, flips[s + RF_STIM_FRAMES] + lag + CENTER)
         for name, value in zip(truth, ("aud" if k >= 2 else "vis", flips[s], *stim, flips[s + period]), strict=True):
             truth[name].append(value)
     run.truth = truth
@@ -252,14 +257,15 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
             truth.setdefault(name, []).append(value)
 
     frame, block, in_block, instruction_left = 60, -1, 0, 0
-    prev_stim, prev_missed, prev_repeats = "", False, 0
+    prev_stim, prev_false_alarm, prev_repeats = "", False, 0
     while True:
         b = min(n_blocks - 1, (frame - 60) // per_block)
         if b != block:
-            block, in_block, instruction_left, prev_missed = b, 0, N_INSTRUCTION, False
+            block, in_block, instruction_left, prev_false_alarm = b, 0, N_INSTRUCTION, False
         modality = modalities[b]
         instruction = instruction_left > 0
-        repeat = not instruction and prev_missed and prev_repeats < 3
+        # DynamicRouting1 repeats a trial after a false alarm, up to incorrectTrialRepeats times (0 in stage 5)
+        repeat = not instruction and prev_false_alarm and prev_repeats < INCORRECT_TRIAL_REPEATS
         if instruction:
             stim, instruction_left = TARGET[modality], instruction_left - 1
         elif repeat:
@@ -318,20 +324,22 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
             stim_times = (onset, onset + SOUND_S)
         else:
             stop_frame = stim_frame + (VIS_STIM_FRAMES if stim.startswith("vis") else 0)
-            stim_times = (flips[stim_frame] + lag, flips[stop_frame] + lag)
+            stim_times = (flips[stim_frame] + lag + CENTER, flips[stop_frame] + lag + CENTER)
         record(start_time=flips[stim_frame - QUIESCENT_FRAMES], stop_time=flips[end],
-               quiescent_start_time=flips[stim_frame - QUIESCENT_FRAMES], quiescent_stop_time=flips[stim_frame],
+               quiescent_start_time=flips[stim_frame - QUIESCENT_FRAMES],
+               quiescent_stop_time=flips[stim_frame - 2],  # the input read of the frame before the stimulus
                stim_start_time=stim_times[0], stim_stop_time=stim_times[1],
                response_window_start_time=flips[stim_frame + RESPONSE_WINDOW[0] - 1],
                response_window_stop_time=flips[stim_frame + RESPONSE_WINDOW[1]],
                task_control_response_time=flips[int(response_frame) - 1] if responded else math.nan,
                response_time=response_time, reward_time=flips[reward_frame] if reward_frame is not None else math.nan,
-               post_response_window_start_time=flips[stim_frame + RESPONSE_WINDOW[1]],
-               post_response_window_stop_time=flips[end], stim_name=stim, block_index=b,
+               post_response_window_start_time=flips[stim_frame + RESPONSE_WINDOW[1]] + lag + CENTER,
+               post_response_window_stop_time=flips[end] + lag + CENTER, stim_name=stim, block_index=b,
                rewarded_modality=modality, trial_index_in_block=in_block, is_response=responded,
                is_repeat=repeat, is_reward_scheduled=instruction, is_rewarded=reward_frame is not None,
                grating_phase=phase)
-        prev_stim, prev_missed = stim, go and not responded and not instruction
+        prev_stim = stim
+        prev_false_alarm = responded and not go and stim != "catch"
         prev_repeats = prev_repeats + 1 if repeat else 0
         in_block += 1
         frame = end + 1 + int(rng.integers(0, 20))
@@ -340,7 +348,7 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
     run.flips = flips
     run.values = (_base("DynamicRouting1", flips, context, start_text, rng, counts=counts)
                   | dynamic_routing_params(n_blocks=n_blocks, n_instruction=N_INSTRUCTION,
-                                           task_version="stage 5 ori AMN moving")
+                                           task_version=STAGE_5_VERSION[first])
                   | {name: np.array(values, dtype=object if name == "trialStim" else None)
                      for name, values in arrays.items()}
                   | _trial_stimulus_arrays(rng, arrays["trialStim"], sample_rate=taskcontrol_sample_rate(context))
