@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -85,7 +86,7 @@ def test_trial_outcomes_are_consistent(bundle: SessionBundle) -> None:
     assert t.height > 30 and t["trial_index"].to_list() == list(range(t.height))
     rewarded_target = pl.when(pl.col("rewarded_modality") == "vis").then(pl.lit("vis1")).otherwise(pl.lit("sound1"))
     checks = t.select(
-        go=(pl.col("is_go") == ((pl.col("stim_name") == rewarded_target) & ~pl.col("is_instruction"))).all(),
+        go=(pl.col("is_go") == (pl.col("stim_name") == rewarded_target)).all(),  # instruction trials included
         nogo=(pl.col("is_nogo") == ((pl.col("stim_name") != rewarded_target) & ~pl.col("is_catch"))).all(),
         hit=(pl.col("is_hit") == (pl.col("is_go") & pl.col("is_response"))).all(),
         miss=(pl.col("is_miss") == (pl.col("is_go") & ~pl.col("is_response"))).all(),
@@ -99,11 +100,13 @@ def test_trial_outcomes_are_consistent(bundle: SessionBundle) -> None:
         no_opto=(~pl.col("is_opto")).all() & pl.col("opto_start_time").is_nan().all(),
     ).row(0, named=True)
     assert all(checks.values()), checks
-    scored = t.filter(~pl.col("is_catch") & ~pl.col("is_instruction"))
+    # every trial but catch trials has exactly one outcome; instruction trials are go trials (DR's tables)
+    scored = t.filter(~pl.col("is_catch"))
     outcomes = scored.select(pl.sum_horizontal("is_hit", "is_miss", "is_false_alarm", "is_correct_reject"))
     assert (outcomes.to_series() == 1).all()
-    assert not t.filter(pl.col("is_catch") | pl.col("is_instruction"))[
-        ["is_hit", "is_miss", "is_false_alarm", "is_correct_reject"]].to_numpy().any()
+    outcome_flags = ["is_hit", "is_miss", "is_false_alarm", "is_correct_reject"]
+    assert not t.filter(pl.col("is_catch"))[outcome_flags].to_numpy().any()
+    assert t.filter(pl.col("is_instruction"))["is_go"].all()
     instruction = t.filter(pl.col("is_instruction"))
     assert instruction["is_noncontingent_reward"].all() and instruction["is_reward_scheduled"].all()
     assert (t.group_by("block_index").agg(pl.col("is_instruction").head(5).all())["is_instruction"]).all()
@@ -139,36 +142,44 @@ def test_trial_times_are_ordered(bundle: SessionBundle) -> None:
 
 
 def test_performance_rows_agree_with_trials(bundle: SessionBundle) -> None:
+    """Each performance row, recounted row by row with npc_sessions' formulas."""
     t = bundle.tables["trials"]
     perf = bundle.tables["intervals"].filter(pl.col("interval_name") == "performance").sort("block_index")
     assert perf["interval_index"].to_list() == list(range(perf.height)) == sorted(t["block_index"].unique())
-    target = {"vis": "vis1", "aud": "sound1"}
     for row in perf.iter_rows(named=True):
         block = t.filter(pl.col("block_index") == row["block_index"])
-        scored = block.filter(~pl.col("is_instruction"))
 
-        def count(stim: str, scored: pl.DataFrame = scored) -> tuple[int, int]:
-            sel = scored.filter(pl.col("stim_name") == stim)
-            return int(sel["is_response"].sum()), sel.height
+        def n(*flags: str, negate: tuple[str, ...] = (), frame: pl.DataFrame = block) -> int:
+            keep = pl.lit(True)
+            for flag in flags:
+                keep &= pl.col(flag)
+            for flag in negate:
+                keep &= ~pl.col(flag)
+            return frame.filter(keep).height
 
-        go, other = target[row["rewarded_modality"]], target["aud" if row["rewarded_modality"] == "vis" else "vis"]
-        assert row["n_trials"] == block.height and row["n_hits"] == block["is_hit"].sum()
-        assert row["n_responses"] == block["is_response"].sum()
-        assert row["n_contingent_rewards"] == block["is_contingent_reward"].sum()
+        assert row["n_trials"] == block.height and row["n_hits"] == n("is_hit")
+        assert row["n_responses"] == n("is_response") and row["n_contingent_rewards"] == n("is_contingent_reward")
         assert row["start_time"] == block["start_time"].min() and row["stop_time"] == block["stop_time"].max()
         assert row["rewarded_modality"] == block["rewarded_modality"][0]
         assert row["is_first_block_aud"] == (t["rewarded_modality"][0] == "aud")
-        hits, n_go = count(go)
-        assert row["hit_rate"] == pytest.approx(hits / n_go) and n_go == block["is_go"].sum()
-        fas, n_other = count(other)
-        assert row["false_alarm_rate"] == pytest.approx(fas / n_other, nan_ok=True) if n_other else True
-        cross = dprime(hits, n_go, fas, n_other)
+        assert row["hit_rate"] == pytest.approx(n("is_hit") / n("is_go"))
+        assert row["false_alarm_rate"] == pytest.approx(n("is_false_alarm") / n("is_nogo"), nan_ok=True)
+        other = "is_aud_stim" if row["rewarded_modality"] == "vis" else "is_vis_stim"
+        cross = dprime(n("is_hit"), n("is_go"), n(other, "is_target", "is_false_alarm"), n(other, "is_target"))
         assert row["cross_modality_dprime"] == pytest.approx(cross, nan_ok=True)
         sign = -1 if row["rewarded_modality"] == "aud" else 1
         assert row["signed_cross_modality_dprime"] == pytest.approx(sign * cross, nan_ok=True)
-        assert row["vis_dprime"] == pytest.approx(dprime(*count("vis1"), *count("vis2")), nan_ok=True)
-        assert row["aud_dprime"] == pytest.approx(dprime(*count("sound1"), *count("sound2")), nan_ok=True)
-    assert dprime(10, 10, 0, 10) == pytest.approx(2 * 1.6448536, rel=1e-4)  # clipped, finite
+        for modality in ("vis", "aud"):
+            want = dprime(n(f"is_{modality}_target", "is_hit"), n(f"is_{modality}_target"),
+                          n(f"is_{modality}_nontarget", "is_false_alarm"), n(f"is_{modality}_nontarget"))
+            assert row[f"{modality}_dprime"] == pytest.approx(want, nan_ok=True)
+            for kind in ("target", "nontarget"):
+                shown = n(f"is_{modality}_{kind}", negate=("is_instruction",))
+                licked = n(f"is_{modality}_{kind}", "is_response", negate=("is_instruction", "is_reward_scheduled"))
+                assert row[f"{modality}_{kind}_response_rate"] == pytest.approx(licked / shown if shown else math.nan,
+                                                                             nan_ok=True)
+    assert dprime(10, 10, 0, 10) == pytest.approx(2 * 1.6448536, rel=1e-4)  # 1 and 0 moved half a trial inside
+    assert dprime(3, 10, 1, 10) == pytest.approx(-0.5244005 + 1.2815516, rel=1e-6)  # other rates as they are
 
 
 def test_behaviour_is_that_of_a_trained_mouse() -> None:

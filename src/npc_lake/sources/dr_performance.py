@@ -1,19 +1,20 @@
 """Behavioural performance per block of the DR task, from trials tables (any number of sessions at once).
 
-Rates count only scored trials (not reward-scheduled ones):
+The formulas are npc_sessions 0.0.291's (the reference for DR tables), on the trials' own flags:
 
-- ``hit_rate``: responses to the block's rewarded target;
-- ``false_alarm_rate``: responses to the other modality's target;
-- ``catch_response_rate``: responses on catch trials;
-- ``{vis,aud}_{target,nontarget}_response_rate``: responses to each of the four stimuli, whatever the block.
+- ``hit_rate`` = hits / go trials, ``false_alarm_rate`` = false alarms / no-go trials (every no-go
+  stimulus, both modalities), ``catch_response_rate`` = responses / catch trials; go trials include the
+  block's instruction trials, as the trials' ``is_go`` does;
+- ``cross_modality_dprime``: d' of the hit rate against the false-alarm rate on the other modality's
+  target; ``signed_cross_modality_dprime`` is the same made negative in auditory-rewarded blocks;
+- ``vis_dprime`` / ``aud_dprime``: d' of hits among that modality's target trials against false alarms
+  among its non-target trials (so in a block that rewards the other modality its hit rate is 0);
+- ``{vis,aud}_{target,nontarget}_response_rate``: responses without a scheduled reward / presentations,
+  over trials that are not instruction trials.
 
-d' clips each rate to [1/2n, 1 - 1/2n] before the z-transform (DR's convention), and is NaN when either
-count has no trials. ``vis_dprime`` and ``aud_dprime`` compare each modality's target with its non-target;
-``cross_modality_dprime`` compares the rewarded target with the other modality's target, and
-``signed_cross_modality_dprime`` is the same d' made negative in auditory-rewarded blocks (DR's convention:
-its sign says which modality's target the mouse favoured). Which stimulus is a target comes from the trials'
-``is_*_target`` and ``is_*_nontarget`` flags, or from DR's names (vis1, sound1 targets; vis2, sound2
-non-targets) where a source lacks them.
+d' is z(hit rate) - z(false-alarm rate), a rate of exactly 0 or 1 first moved to 1/2n or 1 - 1/2n (DR's
+``calcDprime``), and NaN when either has no trials. Flags a source lacks are derived from DR's stimulus
+names (vis1 and sound1 targets, vis2 and sound2 non-targets, ``catch``).
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ STIMULUS_FLAGS = {"vis_target": ("is_vis_target", "vis1"), "vis_nontarget": ("is
 
 
 def dprime(n_hit: int, n_go: int, n_fa: int, n_nogo: int) -> float:
-    """d' of two response counts; rates are clipped to [1/2n, 1-1/2n]; NaN when a count has no trials."""
+    """d' of two response counts (DR's ``calcDprime``): a rate of exactly 0 or 1 becomes 1/2n or 1 - 1/2n;
+    NaN when a count has no trials."""
     if n_go == 0 or n_nogo == 0:
         return math.nan
-    hit = min(max(n_hit / n_go, 0.5 / n_go), 1 - 0.5 / n_go)
-    fa = min(max(n_fa / n_nogo, 0.5 / n_nogo), 1 - 0.5 / n_nogo)
-    return _NORMAL.inv_cdf(hit) - _NORMAL.inv_cdf(fa)
+    z = []
+    for k, n in ((n_hit, n_go), (n_fa, n_nogo)):
+        rate = k / n
+        rate = 0.5 / n if rate == 0 else 1 - 0.5 / n if rate == 1 else rate
+        z.append(_NORMAL.inv_cdf(rate))
+    return z[0] - z[1]
 
 
 def _is(kind: str, trials: pl.DataFrame) -> pl.Expr:
@@ -47,8 +52,13 @@ def _is(kind: str, trials: pl.DataFrame) -> pl.Expr:
     return pl.coalesce(pl.col(flag), by_name) if flag in trials.columns else by_name
 
 
-def _rate(responses: str, trials: str) -> pl.Expr:
-    return pl.when(pl.col(trials) > 0).then(pl.col(responses) / pl.col(trials)).otherwise(float("nan"))
+def _flag(trials: pl.DataFrame, name: str, derived: pl.Expr) -> pl.Expr:
+    """A trial flag: the trials' own column where it has a value, else derived from names."""
+    return (pl.coalesce(pl.col(name), derived) if name in trials.columns else derived).fill_null(False)
+
+
+def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    return pl.when(denominator > 0).then(numerator / denominator).otherwise(float("nan"))
 
 
 def block_performance(trials: pl.DataFrame) -> pl.DataFrame:
@@ -58,8 +68,9 @@ def block_performance(trials: pl.DataFrame) -> pl.DataFrame:
     ----------
     trials
         DR trials of one or more sessions: ``block_index``, ``rewarded_modality``, ``stim_name``, ``start_time``,
-        ``stop_time``, ``is_response``, ``is_hit``, ``is_contingent_reward``, ``is_reward_scheduled`` (and
-        ``session_id`` to tell sessions apart).
+        ``stop_time``, ``is_response`` and the outcome flags (``is_go``, ``is_hit``, ``is_nogo``,
+        ``is_false_alarm``, ``is_*_target`` …, derived from the names where absent); ``session_id`` tells
+        sessions apart.
 
     Returns
     -------
@@ -69,38 +80,56 @@ def block_performance(trials: pl.DataFrame) -> pl.DataFrame:
     """
     keys = ["session_id", "block_index"] if "session_id" in trials.columns else ["block_index"]
     session_keys = keys[:-1]
-    scored = ~pl.col("is_reward_scheduled").fill_null(False)
+    stim = pl.col("stim_name")
     response = pl.col("is_response").fill_null(False)
     vis_block = pl.col("rewarded_modality") == "vis"
     aud_block = pl.col("rewarded_modality").is_in(AUDITORY_NAMES)
+    catch = _flag(trials, "is_catch", stim == "catch")
     rewarded_target = pl.when(vis_block).then(_is("vis_target", trials)).otherwise(_is("aud_target", trials))
-    other_target = pl.when(vis_block).then(_is("aud_target", trials)).otherwise(_is("vis_target", trials))
-    shown = {"go": rewarded_target, "other": other_target, "catch": pl.col("stim_name") == "catch",
-             **{kind: _is(kind, trials) for kind in STIMULUS_FLAGS}}
-    counts = [expr for kind, is_kind in shown.items() for expr in (
-        (scored & is_kind.fill_null(False)).sum().alias(f"_n_{kind}"),
-        (scored & is_kind.fill_null(False) & response).sum().alias(f"_r_{kind}"))]
+    go = _flag(trials, "is_go", rewarded_target)
+    nogo = _flag(trials, "is_nogo", ~go & ~catch)
+    hit = _flag(trials, "is_hit", go & response)
+    false_alarm = _flag(trials, "is_false_alarm", nogo & response)
+    vis_stim = _flag(trials, "is_vis_stim", stim.str.contains("vis"))
+    aud_stim = _flag(trials, "is_aud_stim", stim.str.contains("sound|aud"))
+    target = _flag(trials, "is_target", _is("vis_target", trials) | _is("aud_target", trials))
+    instruction = _flag(trials, "is_instruction", pl.col("is_reward_scheduled").fill_null(False))
+    scheduled = pl.col("is_reward_scheduled").fill_null(False)
+    other_target = ((vis_stim & aud_block) | (aud_stim & vis_block)) & target
+    kinds = {kind: _is(kind, trials).fill_null(False) for kind in STIMULUS_FLAGS}
+    counts = {
+        "_go": go.sum(), "_hit": hit.sum(), "_nogo": nogo.sum(), "_fa": false_alarm.sum(), "_catch": catch.sum(),
+        "_catch_r": (catch & response).sum(), "_other": other_target.sum(),
+        "_other_fa": (other_target & false_alarm).sum(),
+        **{f"_n_{kind}": is_kind.sum() for kind, is_kind in kinds.items()},
+        **{f"_hit_{kind}": (is_kind & hit).sum() for kind, is_kind in kinds.items()},
+        **{f"_fa_{kind}": (is_kind & false_alarm).sum() for kind, is_kind in kinds.items()},
+        **{f"_shown_{kind}": (is_kind & ~instruction).sum() for kind, is_kind in kinds.items()},
+        **{f"_licked_{kind}": (is_kind & ~instruction & response & ~scheduled).sum()
+           for kind, is_kind in kinds.items()},
+    }
     blocks = (trials.group_by(keys, maintain_order=True).agg(
-        *counts, start_time=pl.col("start_time").min(), stop_time=pl.col("stop_time").max(), n_trials=pl.len(),
-        n_responses=response.sum(), n_hits=pl.col("is_hit").fill_null(False).sum(),
+        **counts, start_time=pl.col("start_time").min(), stop_time=pl.col("stop_time").max(), n_trials=pl.len(),
+        n_responses=response.sum(), n_hits=hit.sum(),
         n_contingent_rewards=pl.col("is_contingent_reward").fill_null(False).sum(),
         rewarded_modality=pl.col("rewarded_modality").first())
         .sort(keys)
         .with_columns(
-            hit_rate=_rate("_r_go", "_n_go"), false_alarm_rate=_rate("_r_other", "_n_other"),
-            catch_response_rate=_rate("_r_catch", "_n_catch"),
-            **{f"{kind}_response_rate": _rate(f"_r_{kind}", f"_n_{kind}") for kind in STIMULUS_FLAGS},
+            hit_rate=_ratio(pl.col("_hit"), pl.col("_go")), false_alarm_rate=_ratio(pl.col("_fa"), pl.col("_nogo")),
+            catch_response_rate=_ratio(pl.col("_catch_r"), pl.col("_catch")),
+            **{f"{kind}_response_rate": _ratio(pl.col(f"_licked_{kind}"), pl.col(f"_shown_{kind}"))
+               for kind in STIMULUS_FLAGS},
             is_first_block_aud=aud_block.first().over(session_keys or pl.lit(0)),
             interval_index=pl.int_range(pl.len()).over(session_keys or pl.lit(0)).cast(pl.Int64)))
 
-    def dprimes(go: str, nogo: str) -> list[float]:
-        return [dprime(*row) for row in blocks.select(f"_r_{go}", f"_n_{go}", f"_r_{nogo}", f"_n_{nogo}").iter_rows()]
+    def dprimes(*columns: str) -> pl.Series:
+        return pl.Series([dprime(*row) for row in blocks.select(*columns).iter_rows()], dtype=pl.Float64)
 
-    blocks = blocks.with_columns(cross_modality_dprime=pl.Series(dprimes("go", "other"), dtype=pl.Float64))
+    blocks = blocks.with_columns(cross_modality_dprime=dprimes("_hit", "_go", "_other_fa", "_other"))
     blocks = blocks.with_columns(
         signed_cross_modality_dprime=pl.when(aud_block)
         .then(-pl.col("cross_modality_dprime")).otherwise(pl.col("cross_modality_dprime")),
-        vis_dprime=pl.Series(dprimes("vis_target", "vis_nontarget"), dtype=pl.Float64),
-        aud_dprime=pl.Series(dprimes("aud_target", "aud_nontarget"), dtype=pl.Float64))
+        vis_dprime=dprimes("_hit_vis_target", "_n_vis_target", "_fa_vis_nontarget", "_n_vis_nontarget"),
+        aud_dprime=dprimes("_hit_aud_target", "_n_aud_target", "_fa_aud_nontarget", "_n_aud_nontarget"))
     return blocks.select(pl.lit("performance").alias("interval_name"), *session_keys, "interval_index",
-                         pl.exclude("interval_name", "interval_index", *session_keys, "^_[nr]_.*$"))
+                         pl.exclude("interval_name", "interval_index", *session_keys, "^_.*$"))

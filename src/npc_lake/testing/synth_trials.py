@@ -3,7 +3,7 @@
 The task follows DynamicRouting1: blocks alternate which modality's target (``vis1`` or ``sound1``)
 is rewarded; each block opens with free-reward instruction trials of the newly rewarded target; a miss
 is followed by a repeat of the same stimulus; a false alarm adds a timeout. Outcome flags follow the
-DR analysis code: instruction (reward-scheduled) trials are neither go nor no-go.
+DR trials tables (npc_sessions): instruction (reward-scheduled) trials of the rewarded target are go trials.
 """
 
 from __future__ import annotations
@@ -87,35 +87,44 @@ class Task:
 
 @dataclass
 class _Block:
-    """What the generator did in one block, tallied as it went: the ground truth of its performance row."""
+    """What the generator did in one block, tallied as it went: the ground truth of its performance row, by
+    npc_sessions' formulas (see :mod:`npc_lake.sources.dr_performance`)."""
 
     modality: str
     start: float = math.inf
     stop: float = -math.inf
     trials: int = 0
     responses: int = 0
-    hits: int = 0
-    shown: Counter[str] = field(default_factory=Counter)  # scored presentations per stimulus
-    licked: Counter[str] = field(default_factory=Counter)  # ... with a response
+    contingent: int = 0
+    tally: Counter[str] = field(default_factory=Counter)
 
-    def record(self, *, start: float, stop: float, stim: str, responded: bool, instruction: bool, go: bool) -> None:
+    def record(self, *, start: float, stop: float, stim: str, responded: bool, instruction: bool) -> None:
         self.start, self.stop = min(self.start, start), max(self.stop, stop)
+        go = stim == TARGET[self.modality]
+        nogo = not go and stim != "catch"
+        other_target = stim == TARGET[OTHER[self.modality]]
         self.trials += 1
         self.responses += responded
-        self.hits += go and responded
-        if not instruction:
-            self.shown[stim] += 1
-            self.licked[stim] += responded
+        self.contingent += go and responded and not instruction
+        for key, happened in (("go", go), ("hit", go and responded), ("nogo", nogo), ("fa", nogo and responded),
+                              ("catch", stim == "catch"), ("catch_r", stim == "catch" and responded),
+                              ("other", other_target), ("other_fa", other_target and responded),
+                              (f"n_{stim}", True), (f"hit_{stim}", go and responded),
+                              (f"fa_{stim}", nogo and responded), (f"shown_{stim}", not instruction),
+                              (f"licked_{stim}", not instruction and responded)):
+            self.tally[key] += happened
 
-    def rate(self, stim: str) -> float:
-        return self.licked[stim] / self.shown[stim] if self.shown[stim] else math.nan
+    def ratio(self, numerator: str, denominator: str) -> float:
+        return self.tally[numerator] / self.tally[denominator] if self.tally[denominator] else math.nan
 
-    def dprime(self, go: str, nogo: str) -> float:
-        """z(rate of go) - z(rate of nogo), each rate kept half a trial away from 0 and 1."""
-        if not (self.shown[go] and self.shown[nogo]):
+    def dprime(self, hit: str, go: str, fa: str, nogo: str) -> float:
+        """z(hit rate) - z(false-alarm rate); a rate of exactly 0 or 1 is moved half a trial inside."""
+        if not (self.tally[go] and self.tally[nogo]):
             return math.nan
-        z = [NormalDist().inv_cdf(min(max(self.licked[s], 0.5), self.shown[s] - 0.5) / self.shown[s])
-             for s in (go, nogo)]
+        z = []
+        for k, n in ((self.tally[hit], self.tally[go]), (self.tally[fa], self.tally[nogo])):
+            rate = 0.5 / n if k == 0 else 1 - 0.5 / n if k == n else k / n
+            z.append(NormalDist().inv_cdf(rate))
         return z[0] - z[1]
 
 
@@ -124,18 +133,20 @@ def _performance(session_id: str, blocks: list[_Block]) -> pl.DataFrame:
     rows: dict[str, list[Any]] = defaultdict(list)
     held = [(index, block) for index, block in enumerate(blocks) if block.trials]
     for interval_index, (index, block) in enumerate(held):
-        go, other = TARGET[block.modality], TARGET[OTHER[block.modality]]
-        cross = block.dprime(go, other)
+        cross = block.dprime("hit", "go", "other_fa", "other")
         values = {
             "interval_index": interval_index, "block_index": index, "start_time": block.start, "stop_time": block.stop,
-            "n_trials": block.trials, "n_responses": block.responses, "n_hits": block.hits,
-            "n_contingent_rewards": block.hits, "hit_rate": block.rate(go), "false_alarm_rate": block.rate(other),
-            "catch_response_rate": block.rate("catch"), "rewarded_modality": block.modality,
-            "is_first_block_aud": blocks[0].modality == "aud", "cross_modality_dprime": cross,
+            "n_trials": block.trials, "n_responses": block.responses, "n_hits": block.tally["hit"],
+            "n_contingent_rewards": block.contingent, "hit_rate": block.ratio("hit", "go"),
+            "false_alarm_rate": block.ratio("fa", "nogo"), "catch_response_rate": block.ratio("catch_r", "catch"),
+            "rewarded_modality": block.modality, "is_first_block_aud": blocks[0].modality == "aud",
+            "cross_modality_dprime": cross,
             "signed_cross_modality_dprime": -cross if block.modality == "aud" else cross,
-            "vis_dprime": block.dprime("vis1", "vis2"), "aud_dprime": block.dprime("sound1", "sound2"),
-            "vis_target_response_rate": block.rate("vis1"), "vis_nontarget_response_rate": block.rate("vis2"),
-            "aud_target_response_rate": block.rate("sound1"), "aud_nontarget_response_rate": block.rate("sound2"),
+            "vis_dprime": block.dprime("hit_vis1", "n_vis1", "fa_vis2", "n_vis2"),
+            "aud_dprime": block.dprime("hit_sound1", "n_sound1", "fa_sound2", "n_sound2"),
+            **{f"{name}_response_rate": block.ratio(f"licked_{stim}", f"shown_{stim}")
+               for name, stim in (("vis_target", "vis1"), ("vis_nontarget", "vis2"), ("aud_target", "sound1"),
+                                  ("aud_nontarget", "sound2"))},
         }
         for name, value in values.items():
             rows[name].append(value)
@@ -224,8 +235,7 @@ def synth_task(rng: np.random.Generator, *, session_id: str, start: float, stop:
         licks.extend(x for x in trial_licks if x < trial_stop - 0.05)
         while len(blocks) <= b:
             blocks.append(_Block(modalities[len(blocks)]))
-        blocks[b].record(start=trial_start, stop=trial_stop, stim=stim, responded=responded, instruction=instruction,
-                         go=go)
+        blocks[b].record(start=trial_start, stop=trial_stop, stim=stim, responded=responded, instruction=instruction)
         values = {
             "start_time": trial_start, "stop_time": trial_stop, "quiescent_start_time": quiescent_start,
             "quiescent_stop_time": onset, "stim_start_time": math.nan if catch else onset,
@@ -267,14 +277,14 @@ def _trials_frame(session_id: str, col: dict[str, list[Any]]) -> pl.DataFrame:
     instruction = np.asarray(col["is_instruction"], dtype=bool)
     rewarded_target = np.where(modality == "vis", "vis1", "sound1")
     catch = stim == "catch"
-    go = (stim == rewarded_target) & ~instruction
+    go = stim == rewarded_target  # instruction trials included, as DR's trials tables count them
     nogo = (stim != rewarded_target) & ~catch
     hit, miss, false_alarm, correct_reject = go & response, go & ~response, nogo & response, nogo & ~response
     flags: dict[str, BoolArray] = {
         "is_correct": hit | correct_reject, "is_incorrect": miss | false_alarm, "is_hit": hit,
         "is_false_alarm": false_alarm, "is_correct_reject": correct_reject, "is_miss": miss, "is_go": go,
         "is_nogo": nogo, "is_rewarded": hit | instruction, "is_noncontingent_reward": instruction,
-        "is_contingent_reward": hit, "is_reward_scheduled": instruction,
+        "is_contingent_reward": hit & ~instruction, "is_reward_scheduled": instruction,
         "is_aud_stim": np.isin(stim, ["sound1", "sound2"]), "is_vis_stim": np.isin(stim, ["vis1", "vis2"]),
         "is_catch": catch, "is_target": np.isin(stim, ["vis1", "sound1"]), "is_aud_target": stim == "sound1",
         "is_vis_target": stim == "vis1", "is_nontarget": np.isin(stim, ["vis2", "sound2"]),
