@@ -13,8 +13,7 @@ margin of ``min(0.2, optoInterval / frameRate / 2)`` s either side; ``baseline``
 pulse, ``response`` the pulse itself (each trimmed by 1.5 ms). Power is the calibration polynomial
 (``optoPowerCalibrationData/poly coefficients``) at the trial's voltage, in mW.
 
-Running speed (cm/s) is the digital rotary encoder's count change per frame, times the wheel's
-circumference per count and the frame rate, at each frame's input time (the previous flip); no filter.
+Running speed is read by :mod:`npc_lake.sources.dr_running`.
 """
 
 from __future__ import annotations
@@ -121,13 +120,3 @@ def laser_device(device_name: str) -> pl.DataFrame:
                          "description": [f"Light source of the optotagging pulses ({device_name} in the task file)."]})
 
 
-def running_speed(task: TaskFile, clock: FrameClock) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
-    """(sample times, speed in cm/s) from a digital rotary encoder, or ``None`` when the file has none."""
-    counts = task.array("rotaryEncoderCount", dtype=np.float64)
-    if task.value("rotaryEncoder") != "digital" or counts.size < 2:
-        return None
-    per_rev = float(task.value("rotaryEncoderCountsPerRev", 8192))
-    radius = float(task.value("wheelRadius", 4.69))
-    n = min(counts.size, clock.flips.size)
-    speed = np.diff(counts[:n]) * (2 * math.pi * radius / per_rev) * task.frame_rate
-    return clock.flips[: n - 1], speed

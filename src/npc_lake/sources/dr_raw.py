@@ -37,8 +37,10 @@ from npc_lake.schema.bundle import SessionBundle
 from npc_lake.schema.ids import validate_id
 from npc_lake.sources import dr_ephys
 from npc_lake.sources.display_times import CONSTANT_DISPLAY_LAG_S, MONITOR_CENTER_DELAY_S, frame_display_times
-from npc_lake.sources.dr_intervals import laser_device, opto_tagging_frame, rf_mapping_frames, running_speed
+from npc_lake.sources.dr_intervals import laser_device, opto_tagging_frame, rf_mapping_frames
 from npc_lake.sources.dr_performance import block_performance
+from npc_lake.sources.dr_running import DESCRIPTION as RUNNING_DESCRIPTION
+from npc_lake.sources.dr_running import running_speed
 from npc_lake.sources.dr_task import FrameClock, stimuli_frame, trials_frame
 from npc_lake.sources.kilosort import read_sorted
 from npc_lake.sources.openephys import Recording, Stream, find_recordings
@@ -249,7 +251,7 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
         session.add("timeseries", pl.DataFrame({
             "name": "running_speed", "sample_index": np.arange(times.size), "channel": 0, "sample_time": times,
             "value": values, "unit": "cm/s", "nwb_path": "processing/behavior/BehavioralTimeSeries/running_speed",
-            "description": "Running speed from the rotary encoder: count change per frame, no filter."}))
+            "description": RUNNING_DESCRIPTION}))
     return names, rig, version
 
 

@@ -6,7 +6,8 @@ parquet file per NWB table or series (``trials``, ``epochs``, ``vis_rf_mapping_t
 reshaped by :func:`lake_tables` to the reference's tables (intervals split by name, events and series by
 name). :func:`compare_tables` then lists every :class:`Difference`: a reference table or column npc_lake
 lacks, a different number of rows, or values that differ beyond the tolerance (times: ``time_tolerance``
-seconds; other floats: relative ``float_rtol``; counts, flags and names: exact; NaN equals null equals NaN).
+seconds; other floats: relative ``float_rtol`` or absolute ``float_atol``; counts, flags and names: exact;
+NaN equals null equals NaN).
 
 A difference is *known* when ``oracle/differences.toml`` names its table and column with a reason; every
 other difference fails the parity check.
@@ -123,7 +124,8 @@ def lake_tables(lake_frames: Mapping[str, pl.DataFrame], *, session_id: str) -> 
 
 
 def compare_tables(reference: Mapping[str, pl.DataFrame], ours: Mapping[str, pl.DataFrame], *,
-                   time_tolerance: float = 1e-4, float_rtol: float = 1e-9) -> list[TableParity]:
+                   time_tolerance: float = 1e-4, float_rtol: float = 1e-9,
+                   float_atol: float = 1e-9) -> list[TableParity]:
     """Compare every reference table with npc_lake's table of the same name.
 
     Parameters
@@ -132,8 +134,9 @@ def compare_tables(reference: Mapping[str, pl.DataFrame], ours: Mapping[str, pl.
         Table name to rows (:func:`read_reference_dump`, :func:`lake_tables`).
     time_tolerance
         Largest allowed difference of a time (``*_time`` and ``timestamps`` columns), in seconds.
-    float_rtol
-        Largest allowed relative difference of other floats.
+    float_rtol, float_atol
+        Largest allowed relative difference of other floats, and the absolute difference always allowed
+        (the last bits of two libraries' arithmetic on values near 0).
 
     Returns
     -------
@@ -164,7 +167,8 @@ def compare_tables(reference: Mapping[str, pl.DataFrame], ours: Mapping[str, pl.
                 continue
             compared += 1
             difference = _compare_column(name, column, ref_sorted[column][:n], mine_sorted[column][:n],
-                                         time_tolerance=time_tolerance, float_rtol=float_rtol)
+                                         time_tolerance=time_tolerance, float_rtol=float_rtol,
+                                         float_atol=float_atol)
             if difference is not None:
                 differences.append(difference)
         extra = tuple(sorted(set(mine.columns) - set(ref.columns) - {"session_id"}))
@@ -177,7 +181,7 @@ def _is_time(column: str) -> bool:
 
 
 def _compare_column(table: str, column: str, ref: pl.Series, mine: pl.Series, *, time_tolerance: float,
-                    float_rtol: float) -> Difference | None:
+                    float_rtol: float, float_atol: float) -> Difference | None:
     numeric = ref.dtype.is_numeric() and (mine.dtype.is_numeric() or mine.dtype == pl.Boolean)
     if ref.dtype == pl.Boolean or mine.dtype == pl.Boolean:
         numeric = False
@@ -187,7 +191,8 @@ def _compare_column(table: str, column: str, ref: pl.Series, mine: pl.Series, *,
         both_nan = np.isnan(a) & np.isnan(b)
         one_nan = np.isnan(a) ^ np.isnan(b)
         delta = np.where(both_nan | one_nan, 0.0, np.abs(a - b))
-        limit = time_tolerance if _is_time(column) else float_rtol * np.maximum(np.abs(a), np.abs(b))
+        limit = (time_tolerance if _is_time(column)
+                 else np.maximum(float_rtol * np.maximum(np.abs(a), np.abs(b)), float_atol))
         if ref.dtype.is_integer() and mine.dtype.is_integer():
             limit = np.zeros_like(delta)
         bad = one_nan | (delta > limit)
