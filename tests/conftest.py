@@ -74,7 +74,7 @@ def tiny_bundle(session_id: str = "600001_2024-01-02", *, n_units: int = 3, spik
                                "structure": ["VISp"] * n_units, "default_qc": [i % 2 == 0 for i in range(n_units)]}),
         "trials": trials,
         "epochs": pl.DataFrame({"epoch_index": [0], "start_time": [0.0], "stop_time": [100.0],
-                                "stim_name": ["DynamicRouting1"], "tags": [["task"]]}),
+                                "script_name": ["DynamicRouting1"], "tags": [["task"]]}),
     }
 
     def spike_batches():  # type: ignore[no-untyped-def]

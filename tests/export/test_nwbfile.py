@@ -118,7 +118,7 @@ def make_bundle() -> SessionBundle:
         }),
         "epochs": _frame("epochs", {
             "session_id": [SESSION] * 2, "epoch_index": [0, 1], "start_time": [0.0, 40.0],
-            "stop_time": [40.0, 100.0], "stim_name": ["DynamicRouting1", "RFMapping"],
+            "stop_time": [40.0, 100.0], "script_name": ["DynamicRouting1", "RFMapping"],
             "tags": [["task", "rewards"], ["rf_mapping"]], "interval_names": [["trials"], ["VisRFMapping"]],
         }),
         "intervals": _frame("intervals", {
@@ -279,7 +279,7 @@ def test_trials_epochs_intervals(nwb) -> None:
     assert trials["opto_stim_name"].tolist() == ["", "ctrl", "", "", ""]
     assert "opto_label" not in trials.columns  # all null: not written
     epochs = nwb.epochs.to_dataframe()
-    assert epochs["stim_name"].tolist() == ["DynamicRouting1", "RFMapping"]
+    assert epochs["script_name"].tolist() == ["DynamicRouting1", "RFMapping"]
     assert [list(t) for t in epochs["tags"]] == [["task", "rewards"], ["rf_mapping"]]
     assert [list(t) for t in epochs["interval_names"]] == [["trials"], ["VisRFMapping"]]
     rf = nwb.intervals["VisRFMapping"].to_dataframe()

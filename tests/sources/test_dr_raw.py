@@ -63,7 +63,7 @@ def test_licks_rewards_and_epochs_each_once(generated: tuple[RawTruth, object]) 
     rewards = events.filter(pl.col("name") == "rewards")["event_time"].to_numpy()
     assert rewards.size == truth.task.rewards.size and np.abs(rewards - truth.task.rewards).max() < 1e-5
     epochs = bundle.tables["epochs"]  # type: ignore[attr-defined]
-    assert epochs["stim_name"].to_list() == [run.task_name for run in truth.runs]
+    assert epochs["script_name"].to_list() == [run.task_name for run in truth.runs]
     # an epoch spans its first to its last frame on screen (centre of screen, as the reference defines it)
     shown = [(run.flips[0] + truth.display_lag + CENTER, run.flips[-1] + truth.display_lag + CENTER)
              for run in truth.runs]

@@ -144,7 +144,7 @@ def test_synthetic_tables(synthetic: Path) -> None:
     intervals = bundle.tables["intervals"]
     assert intervals.group_by("interval_name").len().sort("interval_name").rows() == \
         [("VisRFMapping", 3), ("invalid_times", 1)]
-    assert intervals.filter(pl.col("interval_name") == "VisRFMapping")["is_am_noise"].to_list() == [False, True, False]
+    assert intervals.filter(pl.col("interval_name") == "VisRFMapping")["is_AM_noise"].to_list() == [False, True, False]
     assert bundle.tables["sessions"]["epochs"].to_list() == [["DynamicRouting1", "Spontaneous"]]
     session = bundle.tables["sessions"].row(0, named=True)
     assert session["utc_offset_minutes"] == -420 and session["notes"] is None

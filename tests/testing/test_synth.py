@@ -75,7 +75,7 @@ def test_session_and_subject_metadata(bundle: SessionBundle) -> None:
     local_day = (start + timedelta(minutes=session["utc_offset_minutes"])).date()
     assert bundle.session_id == f"{session['subject_id']}_{local_day}"
     assert session["institution"] == "Allen Institute" and session["nwb_version"] is None
-    assert session["epochs"] == bundle.tables["epochs"]["stim_name"].to_list()
+    assert session["epochs"] == bundle.tables["epochs"]["script_name"].to_list()
     assert subject["subject_id"] == session["subject_id"] and subject["species"] == "Mus musculus"
     assert subject["age"] == f"P{(local_day - subject['date_of_birth'].date()).days}D"
     assert subject["weight"] is None or re.fullmatch(r"\d+\.\d g", subject["weight"])
@@ -136,7 +136,7 @@ def test_trial_times_are_ordered(bundle: SessionBundle) -> None:
     latest = times.select(pl.max_horizontal(pl.all().exclude("stop_time"))).to_series()
     assert (t["stop_time"] >= latest).all()
     assert (t["start_time"].shift(-1).drop_nulls() > t["stop_time"].head(t.height - 1)).all()
-    epochs = bundle.tables["epochs"].filter(pl.col("stim_name") == "DynamicRouting1")
+    epochs = bundle.tables["epochs"].filter(pl.col("script_name") == "DynamicRouting1")
     assert t["start_time"].min() >= epochs["start_time"][0] and t["stop_time"].max() <= epochs["stop_time"][0]
     assert (t["start_time"] % 1.0 != 0).all()  # jittered, not round
 
@@ -197,13 +197,13 @@ def test_epochs_and_rf_mapping(bundle: SessionBundle) -> None:
     assert epochs["epoch_index"].to_list() == list(range(epochs.height))
     assert epochs["start_time"].to_numpy().min() >= 0 and epochs["stop_time"].to_numpy().max() <= DURATION
     assert (epochs["start_time"].shift(-1).drop_nulls() >= epochs["stop_time"].head(epochs.height - 1)).all()
-    task = epochs.filter(pl.col("stim_name") == "DynamicRouting1").row(0, named=True)
+    task = epochs.filter(pl.col("script_name") == "DynamicRouting1").row(0, named=True)
     assert task["stop_time"] - task["start_time"] > 0.7 * DURATION and task["tags"] == ["task", "rewards"]
     iv = bundle.tables["intervals"]
     for name in ("VisRFMapping", "AudRFMapping", "performance"):
         rows = iv.filter(pl.col("interval_name") == name)
         assert rows.height > 0 and rows["interval_index"].to_list() == list(range(rows.height))
-    rf_epochs = epochs.filter(pl.col("stim_name") == "RFMapping")
+    rf_epochs = epochs.filter(pl.col("script_name") == "RFMapping")
     rf = iv.filter(pl.col("interval_name").str.ends_with("RFMapping"))
     inside = np.zeros(rf.height, dtype=bool)
     for start, stop in rf_epochs.select("start_time", "stop_time").iter_rows():
@@ -216,7 +216,7 @@ def test_epochs_and_rf_mapping(bundle: SessionBundle) -> None:
     assert (vis["is_small_field_grating"] ^ vis["is_full_field_flash"]).all()
     aud = iv.filter(pl.col("interval_name") == "AudRFMapping")
     assert aud["grating_x"].is_null().all()
-    kinds = aud.select(pl.sum_horizontal(pl.col("is_pure_tone", "is_am_noise", "is_white_noise").cast(pl.Int8)))
+    kinds = aud.select(pl.sum_horizontal(pl.col("is_pure_tone", "is_AM_noise", "is_white_noise").cast(pl.Int8)))
     assert (kinds.to_series() == 1).all()
 
 

@@ -57,7 +57,7 @@ def _rf_conditions(intervals: pl.DataFrame) -> pl.DataFrame:
                                      grating_y="grating_y", freq=pl.lit(None, dtype=pl.Float64),
                                      event_time="stim_start_time"))
     aud = _onsets(intervals.filter(pl.col("interval_name").is_in(AUD_RF_TABLES)))
-    am_column = next((c for c in ("is_am_noise", "is_AM_noise") if c in aud.columns), None)
+    am_column = next((c for c in ("is_AM_noise", "is_am_noise") if c in aud.columns), None)
     for map_name, flag in (("tone", "is_pure_tone"), ("am_noise", am_column)):
         if aud.height and flag in aud.columns and "freq" in aud.columns:
             chosen = aud.filter(pl.col(flag).fill_null(False) & pl.col("freq").is_not_null()

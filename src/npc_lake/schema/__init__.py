@@ -18,7 +18,7 @@ from npc_lake.schema.stimuli import STIMULI
 from npc_lake.schema.trials import TRIALS
 
 #: Bumped whenever a declaration changes in a way that changes stored rows.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES: dict[str, Table] = {
     t.name: t

@@ -53,10 +53,13 @@ def rf_mapping_frames(task: TaskFile, clock: FrameClock) -> list[pl.DataFrame]:
     ori, contrast = _nan_column(task, "trialGratingOri", n), _nan_column(task, "trialFullFieldContrast", n)
     tone = _nan_column(task, "trialToneFreq" if task.has("trialToneFreq") else "trialSoundFreq", n)
     am = _nan_column(task, "trialAMNoiseFreq", n)
+    band = task.array("trialNoiseFreq", dtype=np.float64)  # band-passed white noise: (low, high) per trial
+    noise = (np.isfinite(band[:n]).all(axis=1) if band.ndim == 2 and band.shape[0] >= n
+             else np.zeros(n, dtype=bool))
     grating = np.isfinite(xy).all(axis=1) & np.isfinite(ori)
     flash = np.isfinite(contrast)
     is_vis = grating | flash
-    is_aud = ~is_vis & (np.isfinite(tone) | np.isfinite(am))
+    is_aud = ~is_vis & (np.isfinite(tone) | np.isfinite(am) | noise)
     flip = clock.flip(starts, uri)
     sound_s = float(np.atleast_1d(task.value("soundDur", 0.25))[0])
     sound_on, sound_off = clock.edges_after(clock.sound_edges, flip, np.full(n, sound_s))
@@ -66,9 +69,8 @@ def rf_mapping_frames(task: TaskFile, clock: FrameClock) -> list[pl.DataFrame]:
                         "is_small_field_grating": grating, "grating_orientation": ori, "grating_x": xy[:, 0],
                         "grating_y": xy[:, 1], "is_full_field_flash": flash, "flash_contrast": contrast}).filter(is_vis)
     aud = pl.DataFrame({**common, "stim_start_time": sound_on, "stim_stop_time": sound_off,
-                        "is_white_noise": np.isfinite(am) & (am == 0), "is_pure_tone": np.isfinite(tone),
-                        "is_am_noise": np.isfinite(am) & (am > 0),
-                        "freq": np.where(np.isfinite(tone), tone, np.where(am > 0, am, np.nan))}).filter(is_aud)
+                        "is_white_noise": noise, "is_pure_tone": np.isfinite(tone), "is_AM_noise": np.isfinite(am),
+                        "freq": np.where(np.isfinite(tone), tone, am)}).filter(is_aud)
     return [vis.with_columns(interval_name=pl.lit("VisRFMapping")),
             aud.with_columns(interval_name=pl.lit("AudRFMapping"))]
 

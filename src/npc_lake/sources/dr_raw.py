@@ -211,7 +211,7 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
         names.append(task.task_name)
         session.add("epochs", pl.DataFrame({
             "epoch_index": [index], "start_time": [float(clock.display[0])], "stop_time": [float(clock.display[-1])],
-            "stim_name": [task.task_name], "tags": [_TASK_TAGS.get(task.task_name, [])],
+            "script_name": [task.task_name], "tags": [_TASK_TAGS.get(task.task_name, [])],
             "interval_names": [_TASK_INTERVALS.get(task.task_name, [])]}))
         try:
             if task.task_name == "DynamicRouting1" and task is main:

@@ -214,16 +214,16 @@ def trials_frame(data: TableData) -> tuple[pl.DataFrame, dict[str, str]]:
 
 
 def epochs_frame(data: TableData) -> pl.DataFrame:
-    """Epochs: ``epoch_index`` from the row id; ``stim_name`` null when the file has none."""
-    frame = data.frame.rename({"id": "epoch_index"})
-    if "stim_name" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("stim_name"))
+    """Epochs: ``epoch_index`` from the row id; ``script_name`` null when the file has none."""
+    frame = conform_names(data.frame.rename({"id": "epoch_index"}), DECLARED["epochs"])  # stim_name: older files
+    if "script_name" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("script_name"))
     return frame
 
 
 def epoch_names(frame: pl.DataFrame) -> list[str | None]:
-    """One name per epoch for ``sessions.epochs``: its stim_name, else its first tag."""
-    names: list[str | None] = frame["stim_name"].cast(pl.String).to_list()
+    """One name per epoch for ``sessions.epochs``: its script_name, else its first tag."""
+    names: list[str | None] = frame["script_name"].cast(pl.String).to_list()
     if "tags" in frame.columns and isinstance(frame.schema["tags"], pl.List):
         tags = frame["tags"].to_list()
         names = [n if n is not None else (str(t[0]) if t else None) for n, t in zip(names, tags, strict=True)]

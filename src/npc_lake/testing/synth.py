@@ -38,7 +38,7 @@ EXPERIMENTERS = ("Ada Quill", "Bao Tran", "Chidi Okafor", "Dana Ruiz", "Émile F
 GENOTYPES = (("wt/wt", "C57BL/6J"), ("VGAT-ChR2-YFP/wt", "B6.Cg-Tg(Slc32a1-COP4*H134R/EYFP)8Gfng/J"),
              ("Sst-IRES-Cre/wt;Ai32(RCL-ChR2(H134R)_EYFP)/wt", "C57BL/6J"))
 TASK_VERSIONS = ("stage 5 ori AMN moving", "stage 5 ori tone moving")
-#: Epochs in order: (stim_name, share of the session, tags, interval names).
+#: Epochs in order: (script_name, share of the session, tags, interval names).
 EPOCH_PLAN: tuple[tuple[str, float, list[str], list[str]], ...] = (
     ("Spontaneous", 0.035, ["spontaneous"], []),
     ("RFMapping", 0.065, ["rf_mapping"], ["VisRFMapping", "AudRFMapping"]),
@@ -266,7 +266,7 @@ def synth_session(index: int, *, n_units: int = 300, duration_s: float = 600.0, 
     }, 1)
     epochs_frame = frame(EPOCHS, {
         "session_id": session_id, "epoch_index": np.arange(len(epochs)), "start_time": [e[1] for e in epochs],
-        "stop_time": [e[2] for e in epochs], "stim_name": [e[0] for e in epochs],
+        "stop_time": [e[2] for e in epochs], "script_name": [e[0] for e in epochs],
         "interval_names": [e[4] for e in epochs], "tags": [e[3] for e in epochs],
     }, len(epochs))
     tables = {

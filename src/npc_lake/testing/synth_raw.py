@@ -370,7 +370,7 @@ def write_raw_session(out: str | os.PathLike[str], *, index: int = 0, seed: int 
     behavior = folder / "behavior" if layout == "aind" else folder
     ecephys = folder / "ecephys" / "ecephys_clipped" if layout == "aind" else folder
     behavior.mkdir(parents=True, exist_ok=True)
-    epochs = bundle.tables["epochs"].select("stim_name", "start_time", "stop_time").rows()
+    epochs = bundle.tables["epochs"].select("script_name", "start_time", "stop_time").rows()
     runs: list[TaskRun] = []
     context = RunContext(subject=who.subject_id, rig=RIG, day=who.day)
     for position, (name, start, stop_epoch) in enumerate(epochs):

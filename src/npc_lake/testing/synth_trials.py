@@ -337,7 +337,7 @@ def synth_rf_mapping(rng: np.random.Generator, *, session_id: str,
         parts["flash_contrast"].append(np.where(vis & ~grating, rng.choice([-1.0, 1.0], n), np.nan))
         parts["is_white_noise"].append(kind < 0.1)
         parts["is_pure_tone"].append((kind >= 0.1) & (kind < 0.55))
-        parts["is_am_noise"].append(kind >= 0.55)
+        parts["is_AM_noise"].append(kind >= 0.55)
         parts["freq"].append(np.where(kind < 0.1, np.nan,
                                       np.where(kind < 0.55, rng.choice(RF_TONES, n), rng.choice(RF_AM_FREQS, n))))
     data = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
@@ -345,7 +345,7 @@ def synth_rf_mapping(rng: np.random.Generator, *, session_id: str,
     common = ("start_time", "stop_time", "stim_start_time", "stim_stop_time", "trial_index")
     own = {"VisRFMapping": ("is_small_field_grating", "grating_orientation", "grating_x", "grating_y",
                             "is_full_field_flash", "flash_contrast"),
-           "AudRFMapping": ("is_white_noise", "is_pure_tone", "is_am_noise", "freq")}
+           "AudRFMapping": ("is_white_noise", "is_pure_tone", "is_AM_noise", "freq")}
     frames = []
     for name, rows in (("VisRFMapping", is_vis), ("AudRFMapping", ~is_vis)):
         n = int(np.count_nonzero(rows))
