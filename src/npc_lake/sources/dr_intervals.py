@@ -11,14 +11,14 @@ OptoTagging pulses start at the laser line's first rising edge after ``flip[tria
 stop at its next falling edge (else after ``trialOptoDur``). Each row spans the pulse plus an analysis
 margin of ``min(0.2, optoInterval / frameRate / 2)`` s either side; ``baseline`` is the margin before the
 pulse, ``response`` the pulse itself (each trimmed by 1.5 ms). Power is the calibration polynomial
-(``optoPowerCalibrationData/poly coefficients``) at the trial's voltage, in mW.
+(``optoPowerCalibrationData/poly coefficients``) at the trial's voltage, in mW. ``stim_name`` is the pulse's
+shape as npc_sessions names it: ``square``, or ``sine`` for a trial with a ``trialOptoSinFreq``.
 
 Running speed is read by :mod:`npc_lake.sources.dr_running`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -107,8 +107,9 @@ def opto_tagging_frame(task: TaskFile, clock: FrameClock) -> pl.DataFrame:
         "stim_start_time": on, "stim_stop_time": off, "baseline_start_time": on - margin,
         "baseline_stop_time": on - OPTO_EDGE_TRIM, "response_start_time": on + OPTO_EDGE_TRIM,
         "response_stop_time": off - OPTO_EDGE_TRIM, "trial_index": np.arange(n),
-        "stim_name": [f"{d * 1000:g}ms_{label}" if label and math.isfinite(d) else None
-                      for d, label in zip(duration.tolist(), labels, strict=True)],
+        "stim_name": [("sine" if sine else "square") if pulsed else None for pulsed, sine in zip(
+            (np.isfinite(duration) & np.isfinite(voltage) & (duration != 0) & (voltage != 0)).tolist(),
+            (np.nan_to_num(_nan_column(task, "trialOptoSinFreq", n)) != 0).tolist(), strict=True)],
         "nominal_duration": duration, "location": labels,
         "bregma_x": bregma_x[index],
         "bregma_y": bregma_y[index],
