@@ -41,6 +41,7 @@ from npc_lake.testing.synth_raw_task import (
     rf_mapping_run,
     spontaneous_run,
 )
+from npc_lake.testing.synth_task_params import FIRST_SOUND_ON_SYNC_DATE
 
 SYNC_RATE = 100_000.0
 PROBE_RATE = 30_000.0
@@ -210,11 +211,13 @@ def _write_sync(path: Path, runs: list[TaskRun], *, lag: float, stop: float, lic
     sound = np.array([edge for run in runs for edge in run.sound]).reshape(-1, 2)
     laser = np.array([edge for run in runs for edge in run.laser]).reshape(-1, 2)
     lines: dict[int, tuple[FloatArray, FloatArray]] = {
-        0: barcodes, 1: _pulses(sound[:, 0], sound[:, 1]), 2: _pulses(flips - VSYNC_PULSE_S, flips),
+        0: barcodes, 2: _pulses(flips - VSYNC_PULSE_S, flips),
         4: _pulses(diode_on, diode_off),
         5: _pulses(np.array([r.flips[0] - VSYNC_PULSE_S for r in runs]),
                    np.array([r.flips[-1] + ACQUISITION_OFF_S for r in runs])),
         11: _pulses(laser[:, 0], laser[:, 1]), 31: _pulses(licks, lick_off)}
+    if start_time.date() >= FIRST_SOUND_ON_SYNC_DATE:  # before, no rig had a sound line on sync
+        lines[1] = _pulses(sound[:, 0], sound[:, 1])
     if cameras:
         for bit in (27, 28, 29):
             exposures = np.arange(0.5 + rng.uniform(0, 0.1), stop - 0.5, 1 / 60.0)

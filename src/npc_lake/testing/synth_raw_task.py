@@ -19,7 +19,7 @@ import numpy as np
 
 from npc_lake.sources.display_times import MONITOR_CENTER_DELAY_S as CENTER
 from npc_lake.testing._synth_util import FloatArray
-from npc_lake.testing.synth_task_params import dynamic_routing_params, taskcontrol_params
+from npc_lake.testing.synth_task_params import FIRST_SOUND_ON_SYNC_DATE, dynamic_routing_params, taskcontrol_params
 from npc_lake.testing.synth_trials import (
     AM_FREQ,
     GRATING,
@@ -78,6 +78,13 @@ class RunContext:
     subject: str
     rig: str
     day: date
+
+    @property
+    def sound_on_sync(self) -> bool:
+        """Whether the rig recorded its sounds on sync line 1 (from 2023-08-31). Before, only the NI-DAQ
+        microphone stream did; the generator does not write that stream yet, so a sound's truth is then what
+        the files can tell, and what npc_sessions reports without that stream: its triggering flip."""
+        return self.day >= FIRST_SOUND_ON_SYNC_DATE
 
 
 def _base(task_name: str, flips: FloatArray, context: RunContext, start_text: str, rng: np.random.Generator,
@@ -167,7 +174,8 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, conte
         if k >= 2:
             onset = flips[s] + rng.uniform(0.012, 0.046)
             run.sound.append((onset, onset + RF_SOUND_S))
-            stim = (onset, onset + RF_SOUND_S)
+            heard = onset if context.sound_on_sync else flips[s]
+            stim = (heard, heard + RF_SOUND_S)
         else:
             stim = (flips[s] + lag + CENTER, flips[s + RF_STIM_FRAMES] + lag + CENTER)
         for name, value in zip(truth, ("aud" if k >= 2 else "vis", flips[s], *stim, flips[s + period]), strict=True):
@@ -321,7 +329,8 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
         if stim.startswith("sound"):
             onset = flips[stim_frame] + rng.uniform(0.012, 0.046)
             run.sound.append((onset, onset + SOUND_S))
-            stim_times = (onset, onset + SOUND_S)
+            heard = onset if context.sound_on_sync else flips[stim_frame]
+            stim_times = (heard, heard + SOUND_S)
         else:
             stop_frame = stim_frame + (VIS_STIM_FRAMES if stim.startswith("vis") else 0)
             stim_times = (flips[stim_frame] + lag + CENTER, flips[stop_frame] + lag + CENTER)
