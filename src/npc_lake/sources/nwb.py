@@ -60,7 +60,7 @@ from npc_lake.sources.hdf5_tables import (
 )
 from npc_lake.sources.nwb_series import read_series_tables
 from npc_lake.sources.remote import RangeReader, is_remote, is_remote_zarr, remote_info, s3_location
-from npc_lake.sources.zarr_tree import UnsafePickleError, ZarrFile, open_zarr
+from npc_lake.sources.zarr_tree import DamagedChunkError, UnsafePickleError, ZarrFile, open_zarr
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NWB1_ADVICE = ("NWB 1.x is not supported; convert the file to NWB 2.x first (for example by re-exporting "
@@ -68,7 +68,7 @@ NWB1_ADVICE = ("NWB 1.x is not supported; convert the file to NWB 2.x first (for
 
 
 def _is_read_error(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, RuntimeError, UnsafePickleError, zlib.error)):
+    if isinstance(exc, (OSError, RuntimeError, UnsafePickleError, DamagedChunkError, zlib.error)):
         return True
     if type(exc).__module__.split(".")[0] in ("zarr", "numcodecs", "json"):  # damaged Zarr metadata or chunks
         return True

@@ -74,6 +74,50 @@ _ALLOWED_GLOBALS = {
 }
 
 
+class DamagedChunkError(ValueError):
+    """A chunk whose bytes do not hold what its codec's framing says (e.g. a truncated Blosc chunk)."""
+
+
+#: Bytes of a Blosc (version 1 format) chunk header; bytes 12-16 hold the whole chunk's size.
+_BLOSC_HEADER = 16
+
+
+class _CheckedBlosc:
+    """A Blosc codec that checks each chunk's framing before the C decoder reads it.
+
+    A truncated Blosc chunk makes the decoder read past the end of its buffer (undefined behaviour: a
+    wrong result or a crashed process), so its stored length is checked against its header first.
+    """
+
+    def __init__(self, codec: Any) -> None:
+        self._codec = codec
+        self.codec_id = getattr(codec, "codec_id", "blosc")
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        data = memoryview(buf).cast("B") if not isinstance(buf, bytes) else memoryview(buf)
+        if data.nbytes < _BLOSC_HEADER:
+            raise DamagedChunkError(f"a Blosc chunk of {data.nbytes} bytes is shorter than its header")
+        size = int.from_bytes(bytes(data[12:16]), "little")
+        if size != data.nbytes:
+            raise DamagedChunkError(f"a Blosc chunk holds {data.nbytes} bytes but its header says {size} "
+                                    "(truncated or damaged)")
+        return self._codec.decode(buf, out)
+
+    def encode(self, buf: Any) -> Any:
+        return self._codec.encode(buf)
+
+    def get_config(self) -> Any:
+        return self._codec.get_config()
+
+
+def _checked(array: Any) -> Any:
+    """``array`` with its Blosc compressor replaced by :class:`_CheckedBlosc` (read-only arrays only)."""
+    compressor = getattr(array, "_compressor", None)
+    if getattr(compressor, "codec_id", None) == "blosc" and not isinstance(compressor, _CheckedBlosc):
+        array._compressor = _CheckedBlosc(compressor)
+    return array
+
+
 class UnsafePickleError(ValueError):
     """A pickled chunk asked for an object other than arrays, plain values and references."""
 
@@ -326,7 +370,7 @@ class ZarrFile(ZarrGroup):
         except KeyError:
             return None
         if isinstance(obj, zarr.Array):
-            return ZarrDataset(obj, self, path)
+            return ZarrDataset(_checked(obj), self, path)
         return ZarrGroup(obj, self, path)
 
     def close(self) -> None:
