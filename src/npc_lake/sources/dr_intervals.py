@@ -1,8 +1,9 @@
 """The other DR task files to lake rows: RF mapping and optotagging intervals, and running speed.
 
 RFMapping trials start at ``stimStartFrame`` and last ``stimFrames + interStimFrames`` frames. A trial is
-visual when it has a grating position or a full-field contrast, auditory when it has a tone or AM-noise
-frequency (AM at 0 Hz is white noise). Times: ``start_time = flip[s]``, ``stop_time = flip[s + stimFrames +
+visual when it has a grating position or a full-field contrast, auditory when it has a tone frequency, an
+AM-noise modulation frequency (0 Hz included, as npc_sessions counts it) or a white-noise band
+(``trialNoiseFreq``). Times: ``start_time = flip[s]``, ``stop_time = flip[s + stimFrames +
 interStimFrames]``; visual stimuli ``shown[s]`` to ``shown[s + stimFrames]`` (when the frames reached the
 screen's centre, :mod:`npc_lake.sources.display_times`); sounds from the sound line (else ``flip[s]`` +
 ``soundDur``). ``trial_index`` counts every RF trial of the file.

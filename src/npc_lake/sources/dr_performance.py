@@ -93,8 +93,8 @@ def block_performance(trials: pl.DataFrame) -> pl.DataFrame:
     vis_stim = _flag(trials, "is_vis_stim", stim.str.contains("vis"))
     aud_stim = _flag(trials, "is_aud_stim", stim.str.contains("sound|aud"))
     target = _flag(trials, "is_target", _is("vis_target", trials) | _is("aud_target", trials))
-    instruction = _flag(trials, "is_instruction", pl.col("is_reward_scheduled").fill_null(False))
     scheduled = pl.col("is_reward_scheduled").fill_null(False)
+    instruction = _flag(trials, "is_instruction", scheduled)
     other_target = ((vis_stim & aud_block) | (aud_stim & vis_block)) & target
     kinds = {kind: _is(kind, trials).fill_null(False) for kind in STIMULUS_FLAGS}
     counts = {

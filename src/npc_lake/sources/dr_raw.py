@@ -224,9 +224,9 @@ def _read_tasks(session: _Session) -> tuple[list[str], str | None, str | None]:
                 session.add("events", _events("rewards", clock.flip(rewards, task.uri),
                                               "Times of water deliveries (the flip of the frame that triggered them)."))
                 # a violation is seen by a frame's input read, which follows the previous frame's flip
-                seen = task.array("quiescentViolationFrames", dtype=np.float64) - 1
+                seen = clock.input_read(task.array("quiescentViolationFrames", dtype=np.float64), task.uri)
                 session.add("events", _events(
-                    "quiescent_interval_violations", np.unique(clock.flip(np.where(seen >= 0, seen, np.nan), task.uri)),
+                    "quiescent_interval_violations", np.unique(seen),
                     "Times at which the subject licked during a pre-trial quiescent interval, restarting it (the "
                     "input read of the frame that saw the lick: the previous frame's flip)."))
             elif task.task_name == "DynamicRouting1":

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from npc_lake.sources.display_times import MIN_VSYNC_TO_DIODE_S
+
 #: vsync edges further apart than this (s) start a new block (a new task file).
 VSYNC_BLOCK_GAP = 1.0
 #: Frames a vsync block may differ from its task file by and still be matched (the extra are dropped).
@@ -65,19 +67,15 @@ def vsync_blocks(falling_edges: FloatArray, *, min_gap: float = VSYNC_BLOCK_GAP,
     return [block for block in np.split(falling_edges, breaks) if block.size > 1]
 
 
-#: Photodiode edges closer than this to a block's first flip are not that flip's (npc_sync's bound).
-MIN_FLIP_TO_DIODE_S = 0.015
-
-
 def display_lag(flip_times: FloatArray, diode_edges: FloatArray, *, every: int = 1,
                 max_lag: float = 0.1) -> float | None:
     """Median delay from the flips that invert the photodiode box (every ``every``-th frame from frame 0)
-    to their photodiode edges, matched in order from the first edge at least ``MIN_FLIP_TO_DIODE_S``
+    to their photodiode edges, matched in order from the first edge at least ``MIN_VSYNC_TO_DIODE_S``
     after the block's first flip; ``None`` when no edge follows within ``max_lag``."""
     flips = flip_times[::every]
     if flips.size == 0 or diode_edges.size == 0:
         return None
-    edges = diode_edges[(diode_edges > flips[0] + MIN_FLIP_TO_DIODE_S) & (diode_edges <= flips[-1] + max_lag)]
+    edges = diode_edges[(diode_edges > flips[0] + MIN_VSYNC_TO_DIODE_S) & (diode_edges <= flips[-1] + max_lag)]
     n = min(edges.size, flips.size)
     delays = edges[:n] - flips[:n]
     delays = delays[(delays >= 0) & (delays <= max_lag)]

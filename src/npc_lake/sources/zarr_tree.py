@@ -94,7 +94,7 @@ class _CheckedBlosc:
         self.codec_id = getattr(codec, "codec_id", "blosc")
 
     def decode(self, buf: Any, out: Any = None) -> Any:
-        data = memoryview(buf).cast("B") if not isinstance(buf, bytes) else memoryview(buf)
+        data = memoryview(buf).cast("B")
         if data.nbytes < _BLOSC_HEADER:
             raise DamagedChunkError(f"a Blosc chunk of {data.nbytes} bytes is shorter than its header")
         size = int.from_bytes(bytes(data[12:16]), "little")

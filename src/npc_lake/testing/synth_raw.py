@@ -41,7 +41,7 @@ from npc_lake.testing.synth_raw_task import (
     rf_mapping_run,
     spontaneous_run,
 )
-from npc_lake.testing.synth_task_params import FIRST_SOUND_ON_SYNC_DATE
+from npc_lake.testing.synth_task_params import sound_on_sync
 
 SYNC_RATE = 100_000.0
 PROBE_RATE = 30_000.0
@@ -216,7 +216,7 @@ def _write_sync(path: Path, runs: list[TaskRun], *, lag: float, stop: float, lic
         5: _pulses(np.array([r.flips[0] - VSYNC_PULSE_S for r in runs]),
                    np.array([r.flips[-1] + ACQUISITION_OFF_S for r in runs])),
         11: _pulses(laser[:, 0], laser[:, 1]), 31: _pulses(licks, lick_off)}
-    if start_time.date() >= FIRST_SOUND_ON_SYNC_DATE:  # before, no rig had a sound line on sync
+    if sound_on_sync(start_time.date()):  # before 2023-08-31, no rig had a sound line on sync
         lines[1] = _pulses(sound[:, 0], sound[:, 1])
     if cameras:
         for bit in (27, 28, 29):

@@ -19,7 +19,7 @@ import numpy as np
 
 from npc_lake.sources.display_times import MONITOR_CENTER_DELAY_S as CENTER
 from npc_lake.testing._synth_util import FloatArray
-from npc_lake.testing.synth_task_params import FIRST_SOUND_ON_SYNC_DATE, dynamic_routing_params, taskcontrol_params
+from npc_lake.testing.synth_task_params import NONE, dynamic_routing_params, sound_on_sync, taskcontrol_params
 from npc_lake.testing.synth_trials import (
     AM_FREQ,
     GRATING,
@@ -84,7 +84,7 @@ class RunContext:
         """Whether the rig recorded its sounds on sync line 1 (from 2023-08-31). Before, only the NI-DAQ
         microphone stream did; the generator does not write that stream yet, so a sound's truth is then what
         the files can tell, and what npc_sessions reports without that stream: its triggering flip."""
-        return self.day >= FIRST_SOUND_ON_SYNC_DATE
+        return sound_on_sync(self.day)
 
 
 def _base(task_name: str, flips: FloatArray, context: RunContext, start_text: str, rng: np.random.Generator,
@@ -111,13 +111,7 @@ def _running(rng: np.random.Generator, n: int) -> tuple[FloatArray, FloatArray]:
 SOUND_VOLUME = 0.08  # DAQ output amplitude (V) of the calibrated task sounds
 
 
-def taskcontrol_sample_rate(context: RunContext) -> int:
-    """The sound sample rate of the rig on the run's day (DAQ output from the sound-on-sync era on)."""
-    return int(taskcontrol_params(task_name="", subject=context.subject, start_text="", rig=context.rig,
-                                  day=context.day, n_frames=1)["soundSampleRate"])
-
-
-def _trial_stimulus_arrays(rng: np.random.Generator, stims: list[str], *, sample_rate: int) -> dict[str, Any]:
+def _trial_stimulus_arrays(rng: np.random.Generator, stims: list[str]) -> dict[str, Any]:
     """DynamicRouting1's per-trial stimulus parameters: what each trial's grating or sound was.
 
     Visual trials carry the grating's orientation and contrast; sound trials the AM noise's band, modulation
@@ -140,7 +134,7 @@ def _trial_stimulus_arrays(rng: np.random.Generator, stims: list[str], *, sample
         "trialOptoLabel": np.empty(0), "trialOptoDevice": np.empty(0), "trialOptoDelay": np.empty(0),
         "trialOptoOnRamp": np.empty(0), "trialOptoOffRamp": np.empty(0), "trialOptoSinFreq": np.empty(0),
         "trialOptoParamsIndex": np.empty(0), "trialGalvoX": np.empty(0), "trialGalvoY": np.empty(0),
-        "trialGalvoDwellTime": np.empty(0), "soundSampleRate": np.int32(sample_rate),
+        "trialGalvoDwellTime": np.empty(0),
     }
 
 
@@ -185,15 +179,16 @@ def rf_mapping_run(rng: np.random.Generator, *, start: float, stop: float, conte
 
 
 #: A rig's bregma-to-galvo calibration grid (mm from bregma to galvo command volts), linear over the skull.
-_GRID_X, _GRID_Y = np.meshgrid(np.array([-5.0, -2.5, 0.0]), np.array([0.0, 2.5, 5.0]), indexing="ij")
-GALVO_CALIBRATION = {"bregmaX": _GRID_X.ravel(), "bregmaY": _GRID_Y.ravel(),
-                     "galvoX": -0.4 + 0.16 * _GRID_X.ravel(), "galvoY": -1.2 + 0.2 * _GRID_Y.ravel()}
-NONE_VALUE = np.nan
-
-
 def _bregma_to_galvo(bregma: FloatArray) -> FloatArray:
-    """Galvo command voltages (X, Y) of bregma coordinates on the calibration grid (linear)."""
+    """Galvo command voltages (X, Y) of bregma coordinates (mm): the rig's calibration, linear over the skull."""
     return np.column_stack([-0.4 + 0.16 * bregma[:, 0], -1.2 + 0.2 * bregma[:, 1]])
+
+
+_GRID = np.stack(np.meshgrid(np.array([-5.0, -2.5, 0.0]), np.array([0.0, 2.5, 5.0]), indexing="ij"), -1).reshape(-1, 2)
+_GRID_GALVO = _bregma_to_galvo(_GRID)
+#: The calibration grid a rig's bregma-to-galvo file holds, as TaskControl saves it.
+GALVO_CALIBRATION = {"bregmaX": _GRID[:, 0], "bregmaY": _GRID[:, 1], "galvoX": _GRID_GALVO[:, 0],
+                     "galvoY": _GRID_GALVO[:, 1]}
 
 
 def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, context: RunContext,
@@ -224,7 +219,7 @@ def opto_tagging_run(rng: np.random.Generator, *, start: float, stop: float, con
         "optoOffsetVoltage": -0.375, "optoPower": np.polyval(poly, levels), "optoVoltage": levels,
         "optoDur": np.array([0.01, 0.2]), "optoOnRamp": 0.001, "optoOffRamp": 0.001,
         "optoDev": b"laser_488", "optoInterval": np.int32(OPTO_INTERVAL_FRAMES), "optoIntervalJitter": np.int32(6),
-        "trialsPerType": np.int32(25), "monBackgroundColor": -0.95, "taskVersion": NONE_VALUE}
+        "trialsPerType": np.int32(25), "monBackgroundColor": -0.95, "taskVersion": NONE}
     run = TaskRun("OptoTagging", start, values, flips)
     rises = flips[onsets] + rng.uniform(2e-4, 8e-4, onsets.size)
     run.laser = [(a, a + d) for a, d in zip(rises.tolist(), duration.tolist(), strict=True)]
@@ -360,7 +355,7 @@ def dynamic_routing_run(rng: np.random.Generator, *, start: float, stop: float, 
                                            task_version=STAGE_5_VERSION[first])
                   | {name: np.array(values, dtype=object if name == "trialStim" else None)
                      for name, values in arrays.items()}
-                  | _trial_stimulus_arrays(rng, arrays["trialStim"], sample_rate=taskcontrol_sample_rate(context))
+                  | _trial_stimulus_arrays(rng, arrays["trialStim"])
                   | {
         "trialStim": np.array([s.encode() for s in arrays["trialStim"]], dtype=object),
         "trialRepeat": np.array(repeat_flags), "lickFrames": np.array(lick_frames, dtype=np.int32),

@@ -29,6 +29,11 @@ SOUND_SAMPLE_RATE_DAQ = 200_000  # sound mode 'daq' (NI-DAQ analog output)
 SOUND_SAMPLE_RATE_CARD = 48_000  # sound mode 'sound card'
 
 
+def sound_on_sync(day: date) -> bool:
+    """Whether the rigs recorded sounds on sync line 1 on ``day`` (and played them through the DAQ)."""
+    return day >= FIRST_SOUND_ON_SYNC_DATE
+
+
 def _i(value: int) -> np.int32:
     return np.int32(value)
 
@@ -58,7 +63,7 @@ def taskcontrol_params(*, task_name: str, subject: str, start_text: str, rig: st
     n_frames
         Frames the script showed (``lastFrame`` is the index of the last one).
     """
-    sound_on_sync = day >= FIRST_SOUND_ON_SYNC_DATE
+    daq_sound = sound_on_sync(day)
     path = f"C:\\ProgramData\\AIBS_MPE\\DynamicRouting\\{subject}\\{task_name}_{subject}_{start_text}.hdf5"
     return {
         "subjectName": subject.encode(), "startTime": start_text.encode(), "rigName": rig.encode(),
@@ -79,11 +84,11 @@ def taskcontrol_params(*, task_name: str, subject: str, start_text: str, rig: st
         "microphoneCh": NONE, "microphoneData": _empty(),
         "syncNidaqDevice": b"Dev1", "frameSignalLine": _ints(1, 4), "acquisitionSignalLine": _ints(1, 7),
         "rewardSyncLine": _ints(2, 1),
-        "soundMode": b"daq" if sound_on_sync else b"sound card",
-        "soundNidaqDevice": b"zcDAQ9185-213AB43Mod1" if sound_on_sync else NONE,
-        "soundNidaqDeviceSerialNum": _i(32947463) if sound_on_sync else NONE,
-        "soundChannel": _ints(0, 1) if sound_on_sync else NONE,
-        "soundSampleRate": _i(SOUND_SAMPLE_RATE_DAQ if sound_on_sync else SOUND_SAMPLE_RATE_CARD),
+        "soundMode": b"daq" if daq_sound else b"sound card",
+        "soundNidaqDevice": b"zcDAQ9185-213AB43Mod1" if daq_sound else NONE,
+        "soundNidaqDeviceSerialNum": _i(32947463) if daq_sound else NONE,
+        "soundChannel": _ints(0, 1) if daq_sound else NONE,
+        "soundSampleRate": _i(SOUND_SAMPLE_RATE_DAQ if daq_sound else SOUND_SAMPLE_RATE_CARD),
         "soundHanningDur": 0.005, "soundFilter": NONE, "soundCalibrationFit": NONE, "saveSoundArray": np.False_,
         "optoSampleRate": _i(2000), "optoNidaqDevice": b"zcDAQ9185-213AB43Mod4", "galvoChannels": _ints(0, 1),
         "optoChannels": NONE, "optoParamsPath": NONE, "spacebarRewardsEnabled": np.False_,
@@ -131,5 +136,5 @@ def dynamic_routing_params(*, n_blocks: int, n_instruction: int, task_version: s
     }
 
 
-__all__ = ["FIRST_GALVO_ON_SYNC_DATE", "FIRST_SOUND_ON_SYNC_DATE", "dynamic_routing_params",
+__all__ = ["FIRST_GALVO_ON_SYNC_DATE", "FIRST_SOUND_ON_SYNC_DATE", "NONE", "dynamic_routing_params", "sound_on_sync",
            "taskcontrol_params"]
