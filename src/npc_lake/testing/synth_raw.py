@@ -7,8 +7,12 @@ pipeline would have left on disk::
     DRpilot_<subject>_<yyyymmdd>/
       behavior/<yyyymmddTHHMMSS>.h5                        Allen sync file (100 kHz)
       behavior/<Task>_<subject>_<yyyymmdd>_<HHMMSS>.hdf5   one TaskControl file per epoch
-      ecephys/Record Node 101/experiment1/recording1/      Open Ephys: probes' TTL barcodes, a short AP stream
+      ecephys/ecephys_clipped/Record Node 101/experiment1/recording1/
+                                                           Open Ephys: probes' TTL barcodes, a short AP stream
       sorted/Probe<L>/                                     Kilosort/phy files, metrics.csv, CCF channel table
+
+(``layout="aind"``, the default; ``layout="flat"`` puts the sync and task files and ``Record Node 101`` at
+the top of the folder, as a rig computer holds a session.)
 
 Every time is on the sync clock: truth time ``t`` of the corpus session happens at sync time
 ``t + sync_lead``. Each probe's clock runs at ``30 kHz * (1 + drift_ppm * 1e-6)`` from its own start, so
